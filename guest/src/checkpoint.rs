@@ -1,0 +1,187 @@
+//! The checkpoint document: versioned JSON with one entry per resource, owned by the guest.
+//!
+//! The host stores the bytes and never reads them, so every check lives here: a document that
+//! is not ours, torn, from a newer version or in the original Lambda's format stops the pass
+//! with a named cause instead of being replaced.
+
+use serde::{Deserialize, Serialize};
+
+/// Marks a document as ours, so a stray JSON file is never mistaken for a checkpoint.
+pub const FORMAT: &str = "zendesk-crm-checkpoint";
+/// The version this component writes and reads.
+pub const VERSION: u32 = 1;
+/// Cursors are opaque base64 from Zendesk; anything longer is not a cursor.
+const MAX_CURSOR_LEN: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub format: String,
+    pub version: u32,
+    pub resources: Resources,
+}
+
+/// One optional entry per resource: absent means the resource has not started yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental_tickets: Option<TicketsState>,
+}
+
+/// Position in the cursor-based incremental ticket export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketsState {
+    /// Where the first run started (Unix seconds), kept for operators.
+    pub start_time: i64,
+    /// The last `after_cursor` stored, once a page has been; the next request resumes here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// Why stored bytes are not a usable checkpoint.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoadError {
+    Corrupt(String),
+    Foreign(String),
+    UnsupportedVersion(u32),
+}
+
+impl Checkpoint {
+    pub fn new() -> Checkpoint {
+        Checkpoint {
+            format: FORMAT.to_owned(),
+            version: VERSION,
+            resources: Resources::default(),
+        }
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<Checkpoint, LoadError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+            LoadError::Corrupt(format!(
+                "not JSON ({e}); the file may be torn or overwritten"
+            ))
+        })?;
+        let Some(object) = value.as_object() else {
+            return Err(LoadError::Corrupt("not a JSON object".into()));
+        };
+        match object.get("format").and_then(|f| f.as_str()) {
+            Some(FORMAT) => {}
+            Some(other) => {
+                return Err(LoadError::Corrupt(format!("unknown format {other:?}")));
+            }
+            None if is_lambda_state(object) => {
+                return Err(LoadError::Foreign(
+                    "this is the original Lambda's state.json; its positions cannot be trusted \
+                     (it restarts audit logs and drops ticket cursors), so start over with \
+                     START_TIME"
+                        .into(),
+                ));
+            }
+            None => return Err(LoadError::Corrupt("no \"format\" field".into())),
+        }
+        match object.get("version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(VERSION) => {}
+            Some(v) => {
+                return Err(LoadError::UnsupportedVersion(
+                    u32::try_from(v).unwrap_or(u32::MAX),
+                ));
+            }
+            None => return Err(LoadError::Corrupt("no numeric \"version\" field".into())),
+        }
+        let checkpoint: Checkpoint = serde_json::from_value(value)
+            .map_err(|e| LoadError::Corrupt(format!("invalid document: {e}")))?;
+        checkpoint.validate().map_err(LoadError::Corrupt)?;
+        Ok(checkpoint)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if let Some(t) = &self.resources.incremental_tickets {
+            if t.start_time < 0 {
+                return Err(format!(
+                    "incremental_tickets.start_time {} is negative",
+                    t.start_time
+                ));
+            }
+            if let Some(c) = &t.cursor
+                && (c.is_empty()
+                    || c.len() > MAX_CURSOR_LEN
+                    || c.chars().any(|ch| ch.is_control() || ch.is_whitespace()))
+            {
+                return Err("incremental_tickets.cursor is not a cursor".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Pretty JSON with a final newline: small, and read by people when something goes wrong.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
+/// `{"audit_logs":{"next_url":…},"incremental_tickets":{"next":…}}`, or part of it.
+fn is_lambda_state(object: &serde_json::Map<String, serde_json::Value>) -> bool {
+    !object.is_empty()
+        && object
+            .keys()
+            .all(|k| k == "audit_logs" || k == "incremental_tickets")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let mut c = Checkpoint::new();
+        c.resources.incremental_tickets = Some(TicketsState {
+            start_time: 1_700_000_000,
+            cursor: Some("+/+/MTY5=".into()),
+        });
+        assert_eq!(Checkpoint::parse(&c.to_bytes()), Ok(c));
+    }
+
+    #[test]
+    fn rejects_torn_and_foreign_documents() {
+        let good = Checkpoint::new().to_bytes();
+        let torn = &good[..good.len() / 2];
+        assert!(matches!(
+            Checkpoint::parse(torn),
+            Err(LoadError::Corrupt(_))
+        ));
+        assert!(matches!(Checkpoint::parse(b""), Err(LoadError::Corrupt(_))));
+        assert!(matches!(
+            Checkpoint::parse(b"[]"),
+            Err(LoadError::Corrupt(_))
+        ));
+        let lambda =
+            br#"{"audit_logs":{"next_url":null},"incremental_tickets":{"next":"https://x"}}"#;
+        assert!(matches!(
+            Checkpoint::parse(lambda),
+            Err(LoadError::Foreign(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_newer_versions_and_bad_fields() {
+        let newer = br#"{"format":"zendesk-crm-checkpoint","version":2,"resources":{}}"#;
+        assert_eq!(
+            Checkpoint::parse(newer),
+            Err(LoadError::UnsupportedVersion(2))
+        );
+        let unknown = br#"{"format":"zendesk-crm-checkpoint","version":1,"resources":{},"x":1}"#;
+        assert!(matches!(
+            Checkpoint::parse(unknown),
+            Err(LoadError::Corrupt(_))
+        ));
+        let bad_cursor = br#"{"format":"zendesk-crm-checkpoint","version":1,"resources":{"incremental_tickets":{"start_time":1,"cursor":""}}}"#;
+        assert!(matches!(
+            Checkpoint::parse(bad_cursor),
+            Err(LoadError::Corrupt(_))
+        ));
+    }
+}

@@ -1,0 +1,262 @@
+//! A small blocking HTTP client over the imported `wasi:http/outgoing-handler`.
+//!
+//! One `GET` at a time is all a paging collector needs, so this waits on pollables instead of
+//! bringing in an async runtime. Every wait is bounded by the attempt's deadline, and the body
+//! is read and inflated under a size cap, so a slow, endless or gzip-bomb body is an error.
+
+use std::io::Read;
+
+use crate::bindings::wasi::clocks::monotonic_clock;
+use crate::bindings::wasi::http::outgoing_handler;
+use crate::bindings::wasi::http::types::{
+    ErrorCode, Fields, IncomingResponse, Method, OutgoingRequest, RequestOptions, Scheme,
+};
+use crate::bindings::wasi::io::poll;
+use crate::bindings::wasi::io::streams::StreamError;
+use crate::settings::Origin;
+
+/// A response whose body has been read in full and decoded.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// Header names lower-case, values as sent.
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .map(str::trim)
+    }
+}
+
+/// Why no response could be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    /// The host refused to send the request (egress policy); retrying cannot help.
+    Refused(String),
+    /// No complete response within the attempt's time.
+    Timeout,
+    /// The connection failed or broke mid-body.
+    Transport(String),
+    /// The body (after decoding) is larger than allowed.
+    TooLarge(u64),
+    /// The body could not be decoded (unknown encoding, corrupt or truncated gzip).
+    Undecodable(String),
+}
+
+impl HttpError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, HttpError::Timeout | HttpError::Transport(_))
+    }
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpError::Refused(m) => write!(f, "refused by the host: {m}"),
+            HttpError::Timeout => write!(f, "timed out"),
+            HttpError::Transport(m) => write!(f, "connection failed: {m}"),
+            HttpError::TooLarge(cap) => write!(f, "body larger than {cap} bytes"),
+            HttpError::Undecodable(m) => write!(f, "body could not be decoded: {m}"),
+        }
+    }
+}
+
+/// Sends `GET {origin}{path_and_query}` asking for gzip, and reads the whole body, all within
+/// `timeout_ms`; the decoded body may be at most `max_bytes`.
+pub fn get(
+    origin: &Origin,
+    path_and_query: &str,
+    timeout_ms: u64,
+    max_bytes: u64,
+) -> Result<Response, HttpError> {
+    let timeout_ns = timeout_ms.saturating_mul(1_000_000);
+    let deadline = monotonic_clock::now().saturating_add(timeout_ns);
+    let request = build_request(origin, path_and_query)?;
+    let options = RequestOptions::new();
+    // Best effort: a runtime that cannot set these still has the overall deadline below.
+    let _ = options.set_connect_timeout(Some(timeout_ns));
+    let _ = options.set_first_byte_timeout(Some(timeout_ns));
+    let _ = options.set_between_bytes_timeout(Some(timeout_ns));
+    let future = outgoing_handler::handle(request, Some(options)).map_err(error_code)?;
+    let response = {
+        let ready = future.subscribe();
+        loop {
+            if let Some(result) = future.get() {
+                break result
+                    .map_err(|()| HttpError::Transport("response taken twice".into()))?
+                    .map_err(error_code)?;
+            }
+            wait(&ready, deadline)?;
+        }
+    };
+    let status = response.status();
+    let headers = response.headers().entries();
+    let raw = read_body(&response, deadline, max_bytes)?;
+    let encoding = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
+        .map(|(_, v)| String::from_utf8_lossy(v).trim().to_ascii_lowercase());
+    let body = match encoding.as_deref() {
+        None | Some("") | Some("identity") => raw,
+        Some("gzip") => inflate(&raw, max_bytes)?,
+        Some(other) => {
+            return Err(HttpError::Undecodable(format!(
+                "unexpected Content-Encoding {other:?}"
+            )));
+        }
+    };
+    Ok(Response {
+        status,
+        headers: headers
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect(),
+        body,
+    })
+}
+
+fn build_request(origin: &Origin, path_and_query: &str) -> Result<OutgoingRequest, HttpError> {
+    let invalid = |what: &str| HttpError::Refused(format!("invalid request {what}"));
+    let headers = Fields::from_list(&[
+        ("accept".to_owned(), b"application/json".to_vec()),
+        ("accept-encoding".to_owned(), b"gzip".to_vec()),
+        (
+            "user-agent".to_owned(),
+            concat!("zendesk-crm/", env!("CARGO_PKG_VERSION"))
+                .as_bytes()
+                .to_vec(),
+        ),
+    ])
+    .map_err(|_| invalid("headers"))?;
+    let request = OutgoingRequest::new(headers);
+    request
+        .set_method(&Method::Get)
+        .map_err(|()| invalid("method"))?;
+    let scheme = if origin.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|()| invalid("scheme"))?;
+    request
+        .set_authority(Some(&origin.authority))
+        .map_err(|()| invalid("authority"))?;
+    request
+        .set_path_with_query(Some(path_and_query))
+        .map_err(|()| invalid("path"))?;
+    Ok(request)
+}
+
+/// Blocks until `ready` fires or the deadline passes.
+fn wait(ready: &poll::Pollable, deadline: u64) -> Result<(), HttpError> {
+    let timer = monotonic_clock::subscribe_instant(deadline);
+    let fired = poll::poll(&[ready, &timer]);
+    if fired.contains(&0) {
+        Ok(())
+    } else {
+        Err(HttpError::Timeout)
+    }
+}
+
+fn read_body(
+    response: &IncomingResponse,
+    deadline: u64,
+    max_bytes: u64,
+) -> Result<Vec<u8>, HttpError> {
+    let body = response
+        .consume()
+        .map_err(|()| HttpError::Transport("response body already taken".into()))?;
+    let stream = body
+        .stream()
+        .map_err(|()| HttpError::Transport("response body stream already taken".into()))?;
+    let mut out = Vec::new();
+    let ready = stream.subscribe();
+    loop {
+        match stream.read(64 * 1024) {
+            Ok(chunk) if chunk.is_empty() => wait(&ready, deadline)?,
+            Ok(chunk) => {
+                out.extend_from_slice(&chunk);
+                if out.len() as u64 > max_bytes {
+                    return Err(HttpError::TooLarge(max_bytes));
+                }
+            }
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(e)) => {
+                return Err(HttpError::Transport(format!(
+                    "body ended early: {}",
+                    e.to_debug_string()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Inflates a gzip body, refusing to produce more than `max_bytes` (a gzip bomb is an error,
+/// not an allocation).
+pub fn inflate(raw: &[u8], max_bytes: u64) -> Result<Vec<u8>, HttpError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(raw)
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| HttpError::Undecodable(format!("gzip: {e}")))?;
+    if out.len() as u64 > max_bytes {
+        return Err(HttpError::TooLarge(max_bytes));
+    }
+    Ok(out)
+}
+
+fn error_code(code: ErrorCode) -> HttpError {
+    match code {
+        ErrorCode::HttpRequestDenied => {
+            HttpError::Refused("the host does not allow this request".into())
+        }
+        ErrorCode::InternalError(Some(m)) if m.starts_with("refused:") => HttpError::Refused(m),
+        ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::ConnectionWriteTimeout
+        | ErrorCode::HttpResponseTimeout => HttpError::Timeout,
+        other => HttpError::Transport(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn inflates_within_the_cap() {
+        assert_eq!(inflate(&gzip(b"hello"), 5).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn gzip_bomb_is_too_large() {
+        let bomb = gzip(&vec![0u8; 1 << 20]);
+        assert!(bomb.len() < 4096);
+        assert_eq!(inflate(&bomb, 1000), Err(HttpError::TooLarge(1000)));
+    }
+
+    #[test]
+    fn truncated_gzip_is_undecodable() {
+        let g = gzip(b"{\"tickets\":[]}");
+        assert!(matches!(
+            inflate(&g[..g.len() - 6], 1000),
+            Err(HttpError::Undecodable(_))
+        ));
+    }
+}

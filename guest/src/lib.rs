@@ -1,0 +1,41 @@
+//! The Zendesk collector component: collection logic only.
+//!
+//! It reaches Zendesk through the imported `wasi:http/outgoing-handler` and storage through the
+//! `object-store` and `checkpoint-store` imports declared in `wit/collector.wit`; it holds no
+//! secret and knows nothing of S3. This file holds only the bindings and the export; the logic
+//! lives in one module per concept.
+
+mod checkpoint;
+mod error;
+mod http;
+mod log;
+mod object_key;
+mod pass;
+mod retry;
+mod settings;
+mod tickets;
+
+/// The only `generate!` in the guest: every other module uses the plain Rust types below.
+pub(crate) mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "zendesk:crm/collector-component",
+        generate_all,
+    });
+}
+
+use bindings::exports::zendesk::crm::collector::{Guest, ResourceOutcome, SetupError};
+use bindings::zendesk::crm::types::Settings;
+
+struct Component;
+
+impl Guest for Component {
+    fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
+        pass::run(settings)
+    }
+}
+
+// Only the wasm build exports `run`: native builds exist for the unit tests, and a native
+// shared library cannot carry the component's export names.
+#[cfg(target_arch = "wasm32")]
+bindings::export!(Component with_types_in bindings);

@@ -1,0 +1,252 @@
+//! One collection pass: validate settings, load the checkpoint, fix where new resources start
+//! (saved before any request, so a first pass that dies early leaves no gap), then collect each
+//! resource independently.
+
+use crate::bindings::exports::zendesk::crm::collector::{ResourceOutcome, SetupError, StopCause};
+use crate::bindings::zendesk::crm::checkpoint_store::{self, CheckpointError, WriteMode};
+use crate::bindings::zendesk::crm::object_store::{self, PutOutcome, StoreError};
+use crate::bindings::zendesk::crm::pass_control::StopReason;
+use crate::bindings::zendesk::crm::types::Settings;
+use crate::checkpoint::{Checkpoint, LoadError, TicketsState};
+use crate::error::Failure;
+use crate::log;
+use crate::object_key::{RecordStamp, object_key};
+use crate::retry::{Fetched, Retrier};
+use crate::settings::{INCREMENTAL_TICKETS, PassSettings, SettingsError};
+use crate::tickets;
+
+/// Why a resource stopped early without failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    MaxPages,
+    Shutdown,
+    Deadline,
+}
+
+impl From<StopReason> for Stop {
+    fn from(r: StopReason) -> Stop {
+        match r {
+            StopReason::Shutdown => Stop::Shutdown,
+            StopReason::Deadline => Stop::Deadline,
+        }
+    }
+}
+
+/// What one resource did in this pass.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub pages: u32,
+    pub records: u64,
+    pub created: u32,
+    pub existing: u32,
+    pub newest_time: Option<i64>,
+    pub caught_up: bool,
+    pub stopped: Option<Stop>,
+    pub error: Option<Failure>,
+}
+
+impl Progress {
+    pub fn stop(&mut self, why: Stop) {
+        self.stopped = Some(why);
+    }
+}
+
+/// What a resource's collector uses: requests with retries, the object store and the
+/// checkpoint, which only it may move.
+pub struct PageSink<'a> {
+    settings: &'a PassSettings,
+    checkpoint: Checkpoint,
+    mode: WriteMode,
+    retrier: Retrier,
+}
+
+impl<'a> PageSink<'a> {
+    pub fn settings(&self) -> &PassSettings {
+        self.settings
+    }
+
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    pub fn checkpoint_mut(&mut self) -> &mut Checkpoint {
+        &mut self.checkpoint
+    }
+
+    pub fn fetch(&mut self, path_and_query: &str) -> Fetched {
+        self.retrier.fetch(&self.settings.origin, path_and_query)
+    }
+
+    /// Stores a page's records as one object (nothing for an empty page) and counts them.
+    /// Returns once the object is durable, or already was.
+    pub fn store_page(
+        &mut self,
+        resource: &str,
+        body: &[u8],
+        records: &[&str],
+        stamps: &[RecordStamp],
+        progress: &mut Progress,
+    ) -> Result<(), Failure> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let ndjson = self.settings.ndjson;
+        let key = object_key(&self.settings.prefix, resource, stamps, ndjson).ok_or_else(|| {
+            Failure::InvalidResponse("first record's time is out of range".into())
+        })?;
+        let (bytes, content_type) = if ndjson {
+            let mut out = Vec::with_capacity(body.len());
+            for r in records {
+                out.extend_from_slice(r.as_bytes());
+                out.push(b'\n');
+            }
+            (out, "application/x-ndjson")
+        } else {
+            (body.to_vec(), "application/json")
+        };
+        match object_store::put_object(&key, &bytes, content_type) {
+            Ok(PutOutcome::Created) => progress.created += 1,
+            Ok(PutOutcome::AlreadyExisted) => {
+                log::info(
+                    "page already stored; left as it is",
+                    &[("key", key.clone())],
+                );
+                progress.existing += 1;
+            }
+            Err(e) => return Err(Failure::Store(format!("{key}: {}", store_error(e)))),
+        }
+        log::debug(
+            "page stored",
+            &[("key", key), ("records", records.len().to_string())],
+        );
+        progress.records += records.len() as u64;
+        let newest = stamps.iter().map(|s| s.time).max();
+        progress.newest_time = progress.newest_time.max(newest);
+        Ok(())
+    }
+
+    /// Saves the checkpoint as it is now.
+    pub fn save(&mut self) -> Result<(), Failure> {
+        save(&self.checkpoint, &mut self.mode).map_err(Failure::Checkpoint)
+    }
+}
+
+fn save(checkpoint: &Checkpoint, mode: &mut WriteMode) -> Result<(), String> {
+    checkpoint_store::save(&checkpoint.to_bytes(), *mode).map_err(checkpoint_error)?;
+    *mode = WriteMode::Replace;
+    Ok(())
+}
+
+pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
+    let settings = PassSettings::from_wit(settings).map_err(|e| match e {
+        SettingsError::Invalid(m) => SetupError::InvalidSettings(m),
+        SettingsError::UnknownResource(m) => SetupError::UnknownResource(m),
+    })?;
+    let loaded = checkpoint_store::load()
+        .map_err(|e| SetupError::Checkpoint(format!("load: {}", checkpoint_error(e))))?;
+    let (mut checkpoint, mut mode) = match loaded {
+        None => (Checkpoint::new(), WriteMode::Create),
+        Some(bytes) => (
+            Checkpoint::parse(&bytes).map_err(|e| match e {
+                LoadError::Corrupt(m) => SetupError::CorruptCheckpoint(m),
+                LoadError::Foreign(m) => SetupError::ForeignCheckpoint(m),
+                LoadError::UnsupportedVersion(v) => SetupError::UnsupportedCheckpointVersion(v),
+            })?,
+            WriteMode::Replace,
+        ),
+    };
+
+    // Fix every new resource's start in the checkpoint before the first request.
+    let mut first_runs: Vec<(String, i64)> = Vec::new();
+    for r in &settings.resources {
+        if r.name == INCREMENTAL_TICKETS && checkpoint.resources.incremental_tickets.is_none() {
+            let start_time = tickets::first_start(&settings);
+            checkpoint.resources.incremental_tickets = Some(TicketsState {
+                start_time,
+                cursor: None,
+            });
+            first_runs.push((r.name.clone(), start_time));
+        }
+    }
+    if !first_runs.is_empty() {
+        save(&checkpoint, &mut mode)
+            .map_err(|m| SetupError::Checkpoint(format!("first save: {m}")))?;
+        for (name, start) in &first_runs {
+            log::info(
+                "first run: start fixed in the checkpoint",
+                &[
+                    ("resource", name.clone()),
+                    ("start_time", start.to_string()),
+                ],
+            );
+        }
+    }
+
+    let mut sink = PageSink {
+        settings: &settings,
+        checkpoint,
+        mode,
+        retrier: Retrier::new(settings.retry, settings.max_page_bytes),
+    };
+    let mut outcomes = Vec::with_capacity(settings.resources.len());
+    for r in &settings.resources {
+        let retries_before = sink.retrier.retries;
+        // Only one resource exists so far; `PassSettings` refuses unknown names.
+        let progress = tickets::collect(&mut sink, r);
+        let first = first_runs.iter().find(|(n, _)| *n == r.name);
+        let outcome = ResourceOutcome {
+            name: r.name.clone(),
+            first_run: first.is_some(),
+            started_at: first.map(|(_, s)| *s),
+            pages: progress.pages,
+            records: progress.records,
+            objects_created: progress.created,
+            objects_existing: progress.existing,
+            retries: sink.retrier.retries - retries_before,
+            caught_up: progress.caught_up,
+            behind_seconds: progress
+                .newest_time
+                .map(|t| u64::try_from(settings.pass_start.saturating_sub(t)).unwrap_or(0)),
+            stopped: progress.stopped.map(|s| match s {
+                Stop::MaxPages => StopCause::MaxPages,
+                Stop::Shutdown => StopCause::Shutdown,
+                Stop::Deadline => StopCause::Deadline,
+            }),
+            error: progress.error.as_ref().map(Failure::to_wit),
+        };
+        if let Some(e) = &progress.error {
+            log::warn(
+                "resource failed; its checkpoint stays at the last stored page",
+                &[("resource", r.name.clone()), ("error", e.to_string())],
+            );
+        } else if progress.stopped == Some(Stop::MaxPages) {
+            log::warn(
+                "MAX_PAGES reached before catching up; the next pass continues",
+                &[
+                    ("resource", r.name.clone()),
+                    ("pages", progress.pages.to_string()),
+                ],
+            );
+        }
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+fn store_error(e: StoreError) -> String {
+    match e {
+        StoreError::InvalidKey(m) => format!("key refused: {m}"),
+        StoreError::Denied(m) => format!("denied: {m}"),
+        StoreError::Unavailable(m) => format!("unavailable: {m}"),
+        StoreError::Other(m) => m,
+    }
+}
+
+fn checkpoint_error(e: CheckpointError) -> String {
+    match e {
+        CheckpointError::Conflict(m) => format!("conflict: {m}"),
+        CheckpointError::Denied(m) => format!("denied: {m}"),
+        CheckpointError::Unavailable(m) => format!("unavailable: {m}"),
+        CheckpointError::Other(m) => m,
+    }
+}

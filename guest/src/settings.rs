@@ -1,0 +1,183 @@
+//! The pass settings, validated once: every later module works with these plain values.
+
+use crate::bindings::zendesk::crm::types::{OutputFormat, RetryPolicy, Settings};
+
+/// Scheme and authority of the Zendesk account; every request goes there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub https: bool,
+    pub authority: String,
+}
+
+impl Origin {
+    /// Parses `scheme://authority` with an optional trailing `/` and nothing else: a path,
+    /// query or userinfo in `ZENDESK_BASE_URL` is a mistake worth reporting, not ignoring.
+    pub fn parse(base_url: &str) -> Result<Origin, String> {
+        let (https, rest) = if let Some(rest) = base_url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = base_url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(format!("base URL {base_url:?} must start with https://"));
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty()
+            || authority
+                .chars()
+                .any(|c| matches!(c, '/' | '?' | '#' | '@' | ' ') || c.is_control())
+        {
+            return Err(format!(
+                "base URL {base_url:?} must be scheme and host only, like https://acme.zendesk.com"
+            ));
+        }
+        Ok(Origin {
+            https,
+            authority: authority.to_owned(),
+        })
+    }
+}
+
+/// Resource names this component collects.
+pub const INCREMENTAL_TICKETS: &str = "incremental_tickets";
+pub const KNOWN_RESOURCES: &[&str] = &[INCREMENTAL_TICKETS];
+
+/// One requested resource after validation.
+#[derive(Debug, Clone)]
+pub struct ResourceSettings {
+    pub name: String,
+    pub page_size: Option<u32>,
+}
+
+/// The validated settings of one pass.
+#[derive(Debug, Clone)]
+pub struct PassSettings {
+    pub origin: Origin,
+    pub resources: Vec<ResourceSettings>,
+    pub max_pages: u32,
+    pub start_time: Option<i64>,
+    pub lookback_seconds: u64,
+    pub pass_start: i64,
+    pub prefix: String,
+    pub ndjson: bool,
+    pub retry: RetryPolicy,
+    pub max_page_bytes: u64,
+}
+
+/// What is wrong with the settings.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SettingsError {
+    Invalid(String),
+    UnknownResource(String),
+}
+
+/// `S3_PREFIX` normalised to end in exactly one `/`; empty stays empty, so `zendesk/crm` and
+/// `zendesk/crm/` give the same keys.
+pub fn normalize_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_end_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("{trimmed}/")
+    }
+}
+
+impl PassSettings {
+    pub fn from_wit(s: Settings) -> Result<PassSettings, SettingsError> {
+        let origin = Origin::parse(&s.base_url).map_err(SettingsError::Invalid)?;
+        if s.resources.is_empty() {
+            return Err(SettingsError::Invalid("no resource to collect".into()));
+        }
+        let mut resources: Vec<ResourceSettings> = Vec::new();
+        for r in s.resources {
+            if !KNOWN_RESOURCES.contains(&r.name.as_str()) {
+                return Err(SettingsError::UnknownResource(format!(
+                    "{:?} is not a resource this collector knows; known: {}",
+                    r.name,
+                    KNOWN_RESOURCES.join(", ")
+                )));
+            }
+            if resources.iter().any(|seen| seen.name == r.name) {
+                return Err(SettingsError::Invalid(format!(
+                    "resource {:?} is listed twice",
+                    r.name
+                )));
+            }
+            if r.page_size == Some(0) {
+                return Err(SettingsError::Invalid(format!(
+                    "page size of {:?} must be at least 1",
+                    r.name
+                )));
+            }
+            resources.push(ResourceSettings {
+                name: r.name,
+                page_size: r.page_size,
+            });
+        }
+        if s.max_pages == 0 {
+            return Err(SettingsError::Invalid(
+                "MAX_PAGES must be at least 1".into(),
+            ));
+        }
+        if let Some(start) = s.start_time
+            && (start < 0 || start > s.pass_start)
+        {
+            return Err(SettingsError::Invalid(format!(
+                "START_TIME {start} must be between 0 and the pass start {}",
+                s.pass_start
+            )));
+        }
+        if s.pass_start <= 0 {
+            return Err(SettingsError::Invalid(
+                "pass start must be after 1970".into(),
+            ));
+        }
+        if s.retry.timeout_ms == 0 {
+            return Err(SettingsError::Invalid(
+                "HTTP_TIMEOUT must be positive".into(),
+            ));
+        }
+        if s.max_page_bytes == 0 {
+            return Err(SettingsError::Invalid(
+                "max page bytes must be positive".into(),
+            ));
+        }
+        Ok(PassSettings {
+            origin,
+            resources,
+            max_pages: s.max_pages,
+            start_time: s.start_time,
+            lookback_seconds: s.lookback_seconds,
+            pass_start: s.pass_start,
+            prefix: normalize_prefix(&s.object_prefix),
+            ndjson: matches!(s.output_format, OutputFormat::Ndjson),
+            retry: s.retry,
+            max_page_bytes: s.max_page_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_ends_in_exactly_one_slash() {
+        assert_eq!(normalize_prefix("zendesk/crm"), "zendesk/crm/");
+        assert_eq!(normalize_prefix("zendesk/crm/"), "zendesk/crm/");
+        assert_eq!(normalize_prefix("zendesk/crm//"), "zendesk/crm/");
+        assert_eq!(normalize_prefix(""), "");
+        assert_eq!(normalize_prefix("/"), "");
+    }
+
+    #[test]
+    fn origin_accepts_scheme_and_host_only() {
+        let o = Origin::parse("https://acme.zendesk.com/").unwrap();
+        assert_eq!(o.authority, "acme.zendesk.com");
+        assert!(o.https);
+        assert!(Origin::parse("http://127.0.0.1:8080").is_ok());
+        assert!(Origin::parse("acme.zendesk.com").is_err());
+        assert!(Origin::parse("https://acme.zendesk.com/api/v2").is_err());
+        assert!(Origin::parse("https://user@acme.zendesk.com").is_err());
+        assert!(Origin::parse("https://").is_err());
+    }
+}

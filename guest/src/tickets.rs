@@ -1,0 +1,257 @@
+//! The cursor-based incremental ticket export, `/api/v2/incremental/tickets/cursor.json`.
+//!
+//! Pages are asked for by cursor (or by `start_time` before the first page) and built from the
+//! saved cursor rather than from `after_url`, so a response can never steer the collector to
+//! another origin or drop a parameter. The last `after_cursor` is kept also at end of stream:
+//! it is where the next pass resumes.
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::checkpoint::TicketsState;
+use crate::error::Failure;
+use crate::object_key::RecordStamp;
+use crate::pass::{PageSink, Progress};
+use crate::retry::{Fetched, excerpt};
+use crate::settings::{INCREMENTAL_TICKETS, PassSettings, ResourceSettings};
+
+/// Zendesk's documented maximum (and default) page size for this export.
+pub const MAX_PER_PAGE: u32 = 1000;
+/// The export refuses a `start_time` less than a minute old and never returns the last minute.
+pub const LAG_SECONDS: i64 = 60;
+const PATH: &str = "/api/v2/incremental/tickets/cursor.json";
+
+/// Where a first run starts: `START_TIME`, else `pass start - LOOKBACK_SECONDS`, never later
+/// than a minute before the pass start.
+pub fn first_start(settings: &PassSettings) -> i64 {
+    let lookback = i64::try_from(settings.lookback_seconds).unwrap_or(i64::MAX);
+    let wanted = settings
+        .start_time
+        .unwrap_or_else(|| settings.pass_start.saturating_sub(lookback));
+    wanted.min(settings.pass_start - LAG_SECONDS).max(0)
+}
+
+/// One page of the export, borrowed from the response body so records keep their exact bytes.
+#[derive(Deserialize)]
+struct Page<'a> {
+    #[serde(borrow)]
+    tickets: Vec<&'a RawValue>,
+    after_cursor: Option<String>,
+    end_of_stream: bool,
+}
+
+/// The fields of a ticket that identify its version.
+#[derive(Deserialize)]
+struct Stamp {
+    id: u64,
+    generated_timestamp: i64,
+}
+
+/// A validated page: what to store and where the export goes next.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParsedPage<'a> {
+    pub records: Vec<&'a str>,
+    pub stamps: Vec<RecordStamp>,
+    pub after_cursor: Option<String>,
+    pub end_of_stream: bool,
+}
+
+/// Checks that `body` is a page of this export: JSON, the envelope's fields, and an `id` and
+/// `generated_timestamp` on every ticket. Anything else is an error, never an object.
+pub fn parse_page(body: &[u8]) -> Result<ParsedPage<'_>, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
+    let page: Page<'_> = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "not a ticket export page ({e}); body starts: {}",
+            excerpt(body)
+        )
+    })?;
+    let mut stamps = Vec::with_capacity(page.tickets.len());
+    for (i, raw) in page.tickets.iter().enumerate() {
+        let s: Stamp = serde_json::from_str(raw.get())
+            .map_err(|e| format!("ticket {i} lacks a valid id or generated_timestamp: {e}"))?;
+        stamps.push(RecordStamp {
+            id: s.id,
+            time: s.generated_timestamp,
+        });
+    }
+    if let Some(c) = &page.after_cursor
+        && c.is_empty()
+    {
+        return Err("after_cursor is empty".into());
+    }
+    if !page.end_of_stream && page.after_cursor.is_none() {
+        return Err("after_cursor is null before the end of the stream".into());
+    }
+    Ok(ParsedPage {
+        records: page.tickets.iter().map(|r| r.get()).collect(),
+        stamps,
+        after_cursor: page.after_cursor,
+        end_of_stream: page.end_of_stream,
+    })
+}
+
+fn request_path(state: &TicketsState, per_page: u32) -> String {
+    match &state.cursor {
+        Some(cursor) => format!(
+            "{PATH}?cursor={}&per_page={per_page}",
+            utf8_percent_encode(cursor, NON_ALPHANUMERIC)
+        ),
+        None => format!("{PATH}?start_time={}&per_page={per_page}", state.start_time),
+    }
+}
+
+/// Collects pages until the end of the stream, `MAX_PAGES`, a stop or a failure. Each page
+/// with records is stored before the checkpoint moves past it; the checkpoint is saved after
+/// every page, so a failure at any point leaves it at the last stored page.
+pub fn collect(sink: &mut PageSink<'_>, resource: &ResourceSettings) -> Progress {
+    let per_page = resource.page_size.unwrap_or(MAX_PER_PAGE).min(MAX_PER_PAGE);
+    let mut progress = Progress::default();
+    let Some(mut state) = sink.checkpoint().resources.incremental_tickets.clone() else {
+        progress.error = Some(Failure::Checkpoint(
+            "no checkpoint entry for incremental_tickets".into(),
+        ));
+        return progress;
+    };
+    loop {
+        if progress.pages >= sink.settings().max_pages {
+            progress.stop(crate::pass::Stop::MaxPages);
+            break;
+        }
+        let path = request_path(&state, per_page);
+        let response = match sink.fetch(&path) {
+            Fetched::Response(r) => r,
+            Fetched::Stopped(reason) => {
+                progress.stop(reason.into());
+                break;
+            }
+            Fetched::Failed(f) => {
+                progress.error = Some(f);
+                break;
+            }
+        };
+        if response.status != 200 {
+            let by_start_time = state.cursor.is_none();
+            progress.error = Some(status_failure(
+                response.status,
+                &response.body,
+                by_start_time,
+            ));
+            break;
+        }
+        let page = match parse_page(&response.body) {
+            Ok(p) => p,
+            Err(m) => {
+                progress.error = Some(Failure::InvalidResponse(m));
+                break;
+            }
+        };
+        if !page.end_of_stream && page.after_cursor == state.cursor {
+            progress.error = Some(Failure::InvalidResponse(
+                "after_cursor did not advance; stopping rather than asking again".into(),
+            ));
+            break;
+        }
+        if let Err(f) = sink.store_page(
+            INCREMENTAL_TICKETS,
+            &response.body,
+            &page.records,
+            &page.stamps,
+            &mut progress,
+        ) {
+            progress.error = Some(f);
+            break;
+        }
+        if let Some(c) = page.after_cursor {
+            state.cursor = Some(c);
+        }
+        sink.checkpoint_mut().resources.incremental_tickets = Some(state.clone());
+        if let Err(f) = sink.save() {
+            progress.error = Some(f);
+            break;
+        }
+        progress.pages += 1;
+        if page.end_of_stream {
+            progress.caught_up = true;
+            break;
+        }
+    }
+    progress
+}
+
+fn status_failure(status: u16, body: &[u8], by_start_time: bool) -> Failure {
+    let m = format!("HTTP {status}: {}", excerpt(body));
+    match status {
+        401 => Failure::Unauthorized(m),
+        403 => Failure::Forbidden(m),
+        404 => Failure::NotFound(m),
+        400 | 422 if by_start_time => Failure::StartTimeRejected(m),
+        _ => Failure::Rejected(m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_records_with_their_exact_bytes() {
+        let body = br#"{"tickets":[{"id":1,"x":"a b",  "generated_timestamp":5},{"id":2,"generated_timestamp":6}],"after_url":"u","before_url":null,"after_cursor":"+/a=","before_cursor":null,"end_of_stream":false}"#;
+        let p = parse_page(body).unwrap();
+        assert_eq!(
+            p.records,
+            vec![
+                r#"{"id":1,"x":"a b",  "generated_timestamp":5}"#,
+                r#"{"id":2,"generated_timestamp":6}"#
+            ]
+        );
+        assert_eq!(p.stamps[1], RecordStamp { id: 2, time: 6 });
+        assert_eq!(p.after_cursor.as_deref(), Some("+/a="));
+        assert!(!p.end_of_stream);
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_page() {
+        assert!(parse_page(b"<html><body>Maintenance</body></html>").is_err());
+        assert!(
+            parse_page(br#"{"tickets":[{"id":1,"generated_timestamp":5}],"after_cur"#).is_err()
+        );
+        assert!(
+            parse_page(br#"{"tickets":[{"id":1}],"after_cursor":"a","end_of_stream":true}"#)
+                .is_err()
+        );
+        assert!(
+            parse_page(br#"{"tickets":[],"after_cursor":null,"end_of_stream":false}"#).is_err()
+        );
+        assert!(parse_page(br#"{"after_cursor":"a","end_of_stream":true}"#).is_err());
+    }
+
+    #[test]
+    fn end_of_stream_may_carry_a_cursor_or_none() {
+        let p = parse_page(br#"{"tickets":[],"after_cursor":"abc","end_of_stream":true}"#).unwrap();
+        assert_eq!(p.after_cursor.as_deref(), Some("abc"));
+        let p = parse_page(br#"{"tickets":[],"after_cursor":null,"end_of_stream":true}"#).unwrap();
+        assert_eq!(p.after_cursor, None);
+    }
+
+    #[test]
+    fn cursors_are_percent_encoded() {
+        let state = TicketsState {
+            start_time: 0,
+            cursor: Some("+/a=".into()),
+        };
+        assert_eq!(
+            request_path(&state, 1000),
+            "/api/v2/incremental/tickets/cursor.json?cursor=%2B%2Fa%3D&per_page=1000"
+        );
+        let state = TicketsState {
+            start_time: 42,
+            cursor: None,
+        };
+        assert_eq!(
+            request_path(&state, 10),
+            "/api/v2/incremental/tickets/cursor.json?start_time=42&per_page=10"
+        );
+    }
+}

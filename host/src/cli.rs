@@ -1,0 +1,169 @@
+//! Command-line flags. Every non-secret setting is a flag and the guide's environment
+//! variable (flag wins). Secrets are not here at all: see `credentials.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::credentials::AuthMode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "zendesk-crm",
+    version,
+    about = "Collects Zendesk Support security logs \
+    (incremental ticket export) into S3 or a local directory, through a sandboxed component."
+)]
+pub struct Cli {
+    /// Log output on stderr.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true, hide_env_values = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs one collection pass and prints a JSON summary on stdout.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormatArg {
+    /// One object per page, the body as Zendesk sent it.
+    Json,
+    /// One record per line.
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Zendesk account URL, scheme and host only.
+    #[arg(long, env = "ZENDESK_BASE_URL", hide_env_values = true)]
+    pub base_url: String,
+
+    /// `token` (Basic, ZENDESK_EMAIL + ZENDESK_API_TOKEN) or `bearer` (ZENDESK_BEARER_TOKEN).
+    #[arg(long, env = "AUTH_MODE", value_enum, default_value_t = AuthMode::Token, hide_env_values = true)]
+    pub auth_mode: AuthMode,
+
+    /// Agent e-mail for `token` mode.
+    #[arg(long, env = "ZENDESK_EMAIL", hide_env_values = true)]
+    pub email: Option<String>,
+
+    /// Resources to collect, comma-separated.
+    #[arg(
+        long,
+        env = "RESOURCES",
+        default_value = "incremental_tickets",
+        hide_env_values = true
+    )]
+    pub resources: String,
+
+    /// Most pages per resource per pass.
+    #[arg(long, env = "MAX_PAGES", default_value_t = 20, hide_env_values = true)]
+    pub max_pages: u32,
+
+    /// How far back a first run starts, in seconds (when START_TIME is not set).
+    #[arg(
+        long,
+        env = "LOOKBACK_SECONDS",
+        default_value_t = 3600,
+        hide_env_values = true
+    )]
+    pub lookback_seconds: u64,
+
+    /// Where a first run starts, Unix seconds (0 = all history).
+    #[arg(long, env = "START_TIME", hide_env_values = true)]
+    pub start_time: Option<i64>,
+
+    /// Seconds allowed for each request, body included.
+    #[arg(
+        long,
+        env = "HTTP_TIMEOUT",
+        default_value_t = 60,
+        hide_env_values = true
+    )]
+    pub http_timeout: u64,
+
+    /// Retries after a 429, 5xx or transport error.
+    #[arg(
+        long,
+        env = "HTTP_RETRIES",
+        default_value_t = 3,
+        hide_env_values = true
+    )]
+    pub http_retries: u32,
+
+    /// Records per request (each resource's maximum when unset).
+    #[arg(long, env = "PAGE_SIZE", hide_env_values = true)]
+    pub page_size: Option<u32>,
+
+    /// Prefix of page objects.
+    #[arg(
+        long,
+        env = "S3_PREFIX",
+        default_value = "zendesk/crm/",
+        hide_env_values = true
+    )]
+    pub s3_prefix: String,
+
+    /// Key of the checkpoint.
+    #[arg(
+        long,
+        env = "STATE_KEY",
+        default_value = "zendesk/crm/state.json",
+        hide_env_values = true
+    )]
+    pub state_key: String,
+
+    /// S3 bucket (S3 storage is not in this version: setting it is an error).
+    #[arg(long, env = "S3_BUCKET", hide_env_values = true)]
+    pub s3_bucket: Option<String>,
+
+    /// Local directory that holds the objects and the checkpoint (the default store).
+    #[arg(
+        long,
+        env = "ZENDESK_CRM_OUT",
+        default_value = "zendesk-crm-data",
+        hide_env_values = true
+    )]
+    pub out: PathBuf,
+
+    /// `json` (pages as sent) or `ndjson` (one record per line).
+    #[arg(long, env = "OUTPUT_FORMAT", value_enum, default_value_t = OutputFormatArg::Json, hide_env_values = true)]
+    pub output_format: OutputFormatArg,
+
+    /// Largest page accepted, in bytes after decompression.
+    #[arg(long, env = "MAX_PAGE_BYTES", default_value_t = 256 * 1024 * 1024, hide_env_values = true)]
+    pub max_page_bytes: u64,
+
+    /// Longest wait for a single back-off or `Retry-After`, in seconds.
+    #[arg(
+        long,
+        env = "MAX_RETRY_WAIT",
+        default_value_t = 300,
+        hide_env_values = true
+    )]
+    pub max_retry_wait: u64,
+
+    /// Move the existing checkpoint aside (kept as `STATE_KEY.reset-<unix>`) and start again
+    /// as a first run.
+    #[arg(long)]
+    pub reset_state: bool,
+
+    /// Run this component instead of the embedded one.
+    #[arg(long, env = "ZENDESK_CRM_COMPONENT", hide_env_values = true)]
+    pub component: Option<PathBuf>,
+
+    /// Test only: the pass start, Unix seconds, instead of the system clock (aligns the host
+    /// with a simulator's clock).
+    #[arg(long, env = "ZENDESK_CRM_PASS_START", hide = true)]
+    pub pass_start: Option<i64>,
+}

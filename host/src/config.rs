@@ -1,0 +1,139 @@
+//! The validated configuration of a pass, built once from the flags and the environment; the
+//! rest of the host works only with this.
+
+use std::path::PathBuf;
+
+use crate::bindings::{OutputFormat, ResourceRequest, RetryPolicy, Settings};
+use crate::cli::{OutputFormatArg, RunArgs};
+use crate::credentials::{Credentials, CredentialsError};
+use crate::egress::{EgressPolicy, OriginError};
+
+/// First back-off after a 5xx or transport error; doubles on each retry.
+const INITIAL_BACKOFF_MS: u64 = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    Origin(#[from] OriginError),
+    #[error("RESOURCES is empty")]
+    NoResources,
+    #[error(
+        "S3_BUCKET is set, but this version stores only to a local directory (--out); \
+         unset S3_BUCKET to use the local store"
+    )]
+    S3NotAvailable,
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+}
+
+#[derive(Debug)]
+pub struct PassConfig {
+    pub base_url: String,
+    pub egress: EgressPolicy,
+    pub resources: Vec<String>,
+    pub page_size: Option<u32>,
+    pub max_pages: u32,
+    pub start_time: Option<i64>,
+    pub lookback_seconds: u64,
+    pub http_timeout_secs: u64,
+    pub http_retries: u32,
+    pub max_retry_wait_secs: u64,
+    pub prefix: String,
+    pub state_key: String,
+    pub out: PathBuf,
+    pub output_format: OutputFormat,
+    pub max_page_bytes: u64,
+    pub reset_state: bool,
+    pub component: Option<PathBuf>,
+    pub pass_start: Option<i64>,
+}
+
+impl PassConfig {
+    /// Validates `args`; secrets come from `env` (the process environment in production).
+    pub fn from_args(
+        args: RunArgs,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<PassConfig, ConfigError> {
+        if args.s3_bucket.as_deref().is_some_and(|b| !b.is_empty()) {
+            return Err(ConfigError::S3NotAvailable);
+        }
+        let credentials = Credentials::load(args.auth_mode, args.email.as_deref(), env)?;
+        let egress = EgressPolicy::new(&args.base_url, &credentials)?;
+        let resources: Vec<String> = args
+            .resources
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if resources.is_empty() {
+            return Err(ConfigError::NoResources);
+        }
+        if args.max_pages == 0 {
+            return Err(ConfigError::Zero("MAX_PAGES"));
+        }
+        if args.http_timeout == 0 {
+            return Err(ConfigError::Zero("HTTP_TIMEOUT"));
+        }
+        if args.page_size == Some(0) {
+            return Err(ConfigError::Zero("PAGE_SIZE"));
+        }
+        Ok(PassConfig {
+            base_url: args.base_url.trim_end_matches('/').to_owned(),
+            egress,
+            resources,
+            page_size: args.page_size,
+            max_pages: args.max_pages,
+            start_time: args.start_time,
+            lookback_seconds: args.lookback_seconds,
+            http_timeout_secs: args.http_timeout,
+            http_retries: args.http_retries,
+            max_retry_wait_secs: args.max_retry_wait,
+            prefix: args.s3_prefix,
+            state_key: args.state_key,
+            out: args.out,
+            output_format: match args.output_format {
+                OutputFormatArg::Json => OutputFormat::Json,
+                OutputFormatArg::Ndjson => OutputFormat::Ndjson,
+            },
+            max_page_bytes: args.max_page_bytes,
+            reset_state: args.reset_state,
+            component: args.component,
+            pass_start: args.pass_start,
+        })
+    }
+
+    /// The settings handed to the component: everything it needs, nothing secret.
+    pub fn settings(&self, pass_start: i64) -> Settings {
+        Settings {
+            base_url: self.base_url.clone(),
+            resources: self
+                .resources
+                .iter()
+                .map(|name| ResourceRequest {
+                    name: name.clone(),
+                    page_size: self.page_size,
+                    lag_seconds: None,
+                    overlap_seconds: None,
+                })
+                .collect(),
+            max_pages: self.max_pages,
+            start_time: self.start_time,
+            lookback_seconds: self.lookback_seconds,
+            pass_start,
+            object_prefix: self.prefix.clone(),
+            output_format: self.output_format,
+            retry: RetryPolicy {
+                retries: self.http_retries,
+                timeout_ms: self.http_timeout_secs.saturating_mul(1000),
+                initial_backoff_ms: INITIAL_BACKOFF_MS,
+                max_backoff_ms: self.max_retry_wait_secs.saturating_mul(1000),
+                // Deterministic per pass start, so a replay of the pass waits the same.
+                jitter_seed: pass_start as u64 ^ 0x5a3d_e5c0_11ec_7042,
+            },
+            max_page_bytes: self.max_page_bytes,
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The one door out of the sandbox. Every request the component makes passes through
+//! [`Egress::send_request`]: it must be a `GET` to the configured Zendesk origin on a path the
+//! collector uses, any `Authorization` or `Cookie` the guest set is dropped, and the host's
+//! own credentials are attached. Anything else is answered with `HttpRequestDenied` (the guest
+//! sees a typed error) and never sent.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+use http::uri::Scheme;
+use http::{HeaderValue, Method, Request};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::credentials::Credentials;
+
+/// API paths the collector reads. Exact matches: no prefix tricks, no `..`.
+pub const ALLOWED_PATHS: &[&str] = &[
+    "/api/v2/incremental/tickets/cursor.json",
+    "/api/v2/audit_logs.json",
+    "/api/v2/access_logs",
+];
+
+/// Why the base URL cannot be used as the origin.
+#[derive(Debug, thiserror::Error)]
+pub enum OriginError {
+    #[error("ZENDESK_BASE_URL {0:?} is not a URL: {1}")]
+    NotAUrl(String, String),
+    #[error(
+        "ZENDESK_BASE_URL {0:?} must use https (plain http is allowed only to loopback, for tests)"
+    )]
+    NotHttps(String),
+    #[error("ZENDESK_BASE_URL {0:?} must be scheme and host only, like https://acme.zendesk.com")]
+    HasPath(String),
+}
+
+/// Why a request from the component was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("method {0} is not allowed (only GET)")]
+    Method(String),
+    #[error("origin {0} is not the configured Zendesk origin")]
+    Origin(String),
+    #[error("path {0} is not one the collector uses")]
+    Path(String),
+}
+
+/// The configured origin and the credentials to attach.
+#[derive(Debug)]
+pub struct EgressPolicy {
+    https: bool,
+    host: String,
+    port: u16,
+    authorization: HeaderValue,
+}
+
+impl EgressPolicy {
+    pub fn new(base_url: &str, credentials: &Credentials) -> Result<EgressPolicy, OriginError> {
+        let uri: http::Uri = base_url.parse().map_err(|e: http::uri::InvalidUri| {
+            OriginError::NotAUrl(base_url.into(), e.to_string())
+        })?;
+        let (Some(scheme), Some(host)) = (uri.scheme(), uri.host()) else {
+            return Err(OriginError::NotAUrl(
+                base_url.into(),
+                "no scheme or host".into(),
+            ));
+        };
+        let https = *scheme == Scheme::HTTPS;
+        let loopback_http = *scheme == Scheme::HTTP && is_loopback(host);
+        if !(https || loopback_http) {
+            return Err(OriginError::NotHttps(base_url.into()));
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(OriginError::HasPath(base_url.into()));
+        }
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Ok(EgressPolicy {
+            https,
+            host: host.to_ascii_lowercase(),
+            port,
+            authorization: credentials.authorization(),
+        })
+    }
+
+    /// Checks `request` and, when it may go, replaces its credentials with ours.
+    pub fn vet<B>(&self, request: &mut Request<B>) -> Result<(), Refusal> {
+        if request.method() != Method::GET {
+            return Err(Refusal::Method(request.method().to_string()));
+        }
+        let uri = request.uri();
+        let https = uri.scheme() == Some(&Scheme::HTTPS);
+        let same_scheme = https == self.https && uri.scheme().is_some();
+        let host = uri.host().map(str::to_ascii_lowercase);
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        if !same_scheme || host.as_deref() != Some(self.host.as_str()) || port != self.port {
+            let origin = format!(
+                "{}://{}",
+                uri.scheme_str().unwrap_or("?"),
+                uri.authority().map(|a| a.as_str()).unwrap_or("?")
+            );
+            return Err(Refusal::Origin(origin));
+        }
+        if !ALLOWED_PATHS.contains(&uri.path()) {
+            return Err(Refusal::Path(uri.path().to_owned()));
+        }
+        let headers = request.headers_mut();
+        headers.remove(AUTHORIZATION);
+        headers.remove(PROXY_AUTHORIZATION);
+        headers.remove(COOKIE);
+        headers.insert(AUTHORIZATION, self.authorization.clone());
+        Ok(())
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The `wasi:http` hooks of one pass.
+pub struct Egress {
+    policy: Arc<EgressPolicy>,
+}
+
+impl Egress {
+    pub fn new(policy: Arc<EgressPolicy>) -> Egress {
+        Egress { policy }
+    }
+}
+
+type ResponseFuture = Box<
+    dyn Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<WasiBody>,
+                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl WasiHttpHooks for Egress {
+    fn send_request(
+        &mut self,
+        mut request: Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> ResponseFuture {
+        if let Err(refusal) = self.policy.vet(&mut request) {
+            tracing::warn!(%refusal, "refused a request from the component; nothing was sent");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        tracing::debug!(method = %request.method(), path = %request.uri().path(), "request");
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn policy(base: &str) -> EgressPolicy {
+        EgressPolicy::new(base, &Credentials::Bearer(SecretString::from("tok"))).unwrap()
+    }
+
+    fn get(uri: &str) -> Request<()> {
+        Request::get(uri).body(()).unwrap()
+    }
+
+    const TICKETS: &str = "/api/v2/incremental/tickets/cursor.json?cursor=a%2B";
+
+    #[test]
+    fn allowed_request_gets_host_credentials_and_loses_the_guests() {
+        let p = policy("https://acme.zendesk.com");
+        let mut r = get(&format!("https://acme.zendesk.com{TICKETS}"));
+        r.headers_mut()
+            .insert(AUTHORIZATION, HeaderValue::from_static("Basic guest"));
+        r.headers_mut()
+            .insert(COOKIE, HeaderValue::from_static("session=x"));
+        p.vet(&mut r).unwrap();
+        assert_eq!(r.headers()[AUTHORIZATION], "Bearer tok");
+        assert_eq!(r.headers().get_all(AUTHORIZATION).iter().count(), 1);
+        assert!(r.headers().get(COOKIE).is_none());
+    }
+
+    #[test]
+    fn next_url_on_other_origin_is_refused() {
+        let p = policy("https://acme.zendesk.com");
+        for uri in [
+            format!("https://evil.example{TICKETS}"),
+            format!("http://acme.zendesk.com{TICKETS}"),
+            format!("https://acme.zendesk.com:8443{TICKETS}"),
+            format!("https://acme.zendesk.com.evil.example{TICKETS}"),
+        ] {
+            assert!(
+                matches!(p.vet(&mut get(&uri)), Err(Refusal::Origin(_))),
+                "{uri} was not refused"
+            );
+        }
+    }
+
+    #[test]
+    fn other_methods_and_paths_are_refused() {
+        let p = policy("https://acme.zendesk.com");
+        let mut post = Request::post(format!("https://acme.zendesk.com{TICKETS}"))
+            .body(())
+            .unwrap();
+        assert!(matches!(p.vet(&mut post), Err(Refusal::Method(_))));
+        for path in [
+            "/api/v2/users.json",
+            "/api/v2/incremental/tickets/cursor.json/../../users",
+            "/",
+        ] {
+            let mut r = get(&format!("https://acme.zendesk.com{path}"));
+            assert!(matches!(p.vet(&mut r), Err(Refusal::Path(_))), "{path}");
+        }
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        let c = Credentials::Bearer(SecretString::from("tok"));
+        assert!(EgressPolicy::new("http://127.0.0.1:8080", &c).is_ok());
+        assert!(EgressPolicy::new("http://localhost:8080/", &c).is_ok());
+        assert!(EgressPolicy::new("http://[::1]:8080", &c).is_ok());
+        assert!(matches!(
+            EgressPolicy::new("http://acme.zendesk.com", &c),
+            Err(OriginError::NotHttps(_))
+        ));
+        assert!(matches!(
+            EgressPolicy::new("https://acme.zendesk.com/api", &c),
+            Err(OriginError::HasPath(_))
+        ));
+    }
+}

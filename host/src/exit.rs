@@ -1,0 +1,44 @@
+//! Process exit codes: one table, also in the README.
+
+use std::process::ExitCode;
+
+/// Why the process ends; each has its own exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Every resource succeeded (stopping at `MAX_PAGES` is success: the next pass continues).
+    Success,
+    /// Something unexpected inside the host or the component (a trap, a bug).
+    Internal,
+    /// The configuration is invalid or incomplete (also clap's usage errors).
+    Config,
+    /// At least one resource failed; the others ran, and every checkpoint is at its last
+    /// stored page.
+    ResourceFailed,
+    /// The checkpoint exists but cannot be used: corrupt, torn, foreign or from a newer
+    /// version. Nothing was collected; nothing was overwritten.
+    CheckpointUnreadable,
+    /// Another pass holds the checkpoint's lock.
+    CheckpointLocked,
+    /// The store could not be opened or the checkpoint could not be loaded or first saved.
+    Storage,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Internal => 1,
+            Exit::Config => 2,
+            Exit::ResourceFailed => 3,
+            Exit::CheckpointUnreadable => 4,
+            Exit::CheckpointLocked => 5,
+            Exit::Storage => 6,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e.code())
+    }
+}

@@ -1,0 +1,16 @@
+//! The `zendesk-crm` host: runs the collector component with the capabilities it must not own
+//! (credentials, network policy, storage, clocks) and reports what the pass did.
+
+pub mod bindings;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod credentials;
+pub mod egress;
+pub mod exit;
+pub mod imports;
+pub mod logging;
+pub mod pass;
+pub mod runtime;
+pub mod storage;
+pub mod summary;

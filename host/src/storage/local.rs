@@ -1,0 +1,277 @@
+//! The embedded default store: a local directory holding exactly the keys S3 would.
+//!
+//! Objects are written to a temporary file, fsynced, and hard-linked into place, which fails
+//! if the key exists (create-only, never replacing). The checkpoint is replaced atomically
+//! (temporary file, fsync, rename, fsync of the directory). An OS advisory lock on
+//! `{STATE_KEY}.lock`, released by the kernel when the process dies, keeps two passes off one
+//! checkpoint.
+
+use std::fs::{self, File, TryLockError};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::keys::check_relative;
+use super::{Put, SaveMode, Storage, StorageError};
+
+/// Why the directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("STATE_KEY {0}")]
+    BadStateKey(String),
+    #[error("another pass holds the checkpoint lock {0}")]
+    Locked(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+pub struct LocalStore {
+    root: PathBuf,
+    state_path: PathBuf,
+    /// Held for the store's lifetime; dropping it releases the lock.
+    _lock: File,
+}
+
+impl LocalStore {
+    /// Opens (creating) `root` and takes the checkpoint lock.
+    pub fn open(root: &Path, state_key: &str) -> Result<LocalStore, OpenError> {
+        check_relative(state_key).map_err(OpenError::BadStateKey)?;
+        let state_path = root.join(state_key);
+        let state_dir = state_path.parent().unwrap_or(root).to_path_buf();
+        fs::create_dir_all(&state_dir).map_err(|source| OpenError::Io {
+            path: state_dir.clone(),
+            source,
+        })?;
+        let lock_path = with_suffix(&state_path, ".lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| OpenError::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(OpenError::Locked(lock_path)),
+            Err(TryLockError::Error(source)) => {
+                return Err(OpenError::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+        Ok(LocalStore {
+            root: root.to_path_buf(),
+            state_path,
+            _lock: lock,
+        })
+    }
+
+    /// Moves the checkpoint aside (kept as `{STATE_KEY}.reset-{unix}` for the record) so the
+    /// next pass is a first run. Returns where it went, or none if there was none.
+    pub fn reset_checkpoint(&self, now_unix: i64) -> Result<Option<PathBuf>, StorageError> {
+        let aside = with_suffix(&self.state_path, &format!(".reset-{now_unix}"));
+        match fs::rename(&self.state_path, &aside) {
+            Ok(()) => Ok(Some(aside)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&self.state_path, e)),
+        }
+    }
+
+    pub fn state_path(&self) -> &Path {
+        &self.state_path
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for LocalStore {
+    async fn put_object(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<Put, StorageError> {
+        check_relative(key).map_err(StorageError::InvalidKey)?;
+        let path = self.root.join(key);
+        blocking(move || match create_only(&path, &body) {
+            Ok(true) => Ok(Put::Created),
+            Ok(false) => Ok(Put::AlreadyExisted),
+            Err(e) => Err(io_error(&path, e)),
+        })
+        .await
+    }
+
+    async fn load_checkpoint(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        let path = self.state_path.clone();
+        blocking(move || match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&path, e)),
+        })
+        .await
+    }
+
+    async fn save_checkpoint(&self, bytes: Vec<u8>, mode: SaveMode) -> Result<(), StorageError> {
+        let path = self.state_path.clone();
+        blocking(move || match mode {
+            SaveMode::Create => match create_only(&path, &bytes) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(StorageError::Conflict(path.display().to_string())),
+                Err(e) => Err(io_error(&path, e)),
+            },
+            SaveMode::Replace => replace(&path, &bytes).map_err(|e| io_error(&path, e)),
+        })
+        .await
+    }
+
+    fn checkpoint_location(&self) -> String {
+        self.state_path.display().to_string()
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
+}
+
+fn io_error(path: &Path, e: io::Error) -> StorageError {
+    let m = format!("{}: {e}", path.display());
+    if e.kind() == io::ErrorKind::PermissionDenied {
+        StorageError::Denied(m)
+    } else {
+        StorageError::Unavailable(m)
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// A temporary sibling no other writer picks: dot-prefixed, with the pid and a counter.
+fn temp_path(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = File::create_new(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+fn sync_dir(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+/// Writes `bytes` at `path` only if nothing is there. Ok(false): something was, untouched.
+fn create_only(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let tmp = temp_path(path);
+    write_synced(&tmp, bytes)?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            sync_dir(path)?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replaces `path` atomically: readers see the old bytes or the new, never a mix.
+fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path);
+    if let Err(e) = write_synced(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    fs::rename(&tmp, path)?;
+    sync_dir(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("zc-local-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[tokio::test]
+    async fn objects_are_create_only() {
+        let dir = temp_dir("objects");
+        let s = LocalStore::open(&dir, "p/state.json").unwrap();
+        assert_eq!(
+            s.put_object("p/a/b.json", b"one".to_vec(), "application/json")
+                .await
+                .unwrap(),
+            Put::Created
+        );
+        assert_eq!(
+            s.put_object("p/a/b.json", b"two".to_vec(), "application/json")
+                .await
+                .unwrap(),
+            Put::AlreadyExisted
+        );
+        assert_eq!(fs::read(dir.join("p/a/b.json")).unwrap(), b"one");
+        let leftovers: Vec<_> = fs::read_dir(dir.join("p/a")).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "temporary files left behind");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn checkpoint_first_save_is_create_only_then_replaces() {
+        let dir = temp_dir("checkpoint");
+        let s = LocalStore::open(&dir, "state.json").unwrap();
+        assert_eq!(s.load_checkpoint().await.unwrap(), None);
+        s.save_checkpoint(b"1".to_vec(), SaveMode::Create)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.save_checkpoint(b"x".to_vec(), SaveMode::Create).await,
+            Err(StorageError::Conflict(_))
+        ));
+        s.save_checkpoint(b"2".to_vec(), SaveMode::Replace)
+            .await
+            .unwrap();
+        assert_eq!(s.load_checkpoint().await.unwrap(), Some(b"2".to_vec()));
+        let aside = s.reset_checkpoint(42).unwrap().unwrap();
+        assert!(aside.ends_with("state.json.reset-42"));
+        assert_eq!(s.load_checkpoint().await.unwrap(), None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_second_store_on_the_same_checkpoint_is_locked_out() {
+        let dir = temp_dir("lock");
+        let first = LocalStore::open(&dir, "state.json").unwrap();
+        assert!(matches!(
+            LocalStore::open(&dir, "state.json"),
+            Err(OpenError::Locked(_))
+        ));
+        drop(first);
+        assert!(LocalStore::open(&dir, "state.json").is_ok());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,54 @@
+//! Where objects and the checkpoint are kept: one trait, one module per backend. The key
+//! policy lives here so every backend refuses the same keys.
+
+mod keys;
+pub mod local;
+
+pub use keys::{KeyPolicy, normalize_prefix};
+
+/// What a create-only write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    Created,
+    AlreadyExisted,
+}
+
+/// How a checkpoint save may treat an existing checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveMode {
+    Create,
+    Replace,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("key refused: {0}")]
+    InvalidKey(String),
+    #[error("a checkpoint already exists at {0}")]
+    Conflict(String),
+    #[error("access denied: {0}")]
+    Denied(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A backend for one feed: page objects under the prefix, and the checkpoint at its key.
+#[async_trait::async_trait]
+pub trait Storage: Send + Sync {
+    /// Stores `body` under `key` unless it exists; returns once the object is durable.
+    async fn put_object(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Put, StorageError>;
+
+    /// The checkpoint's bytes, or none if there is none yet.
+    async fn load_checkpoint(&self) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Stores the checkpoint atomically.
+    async fn save_checkpoint(&self, bytes: Vec<u8>, mode: SaveMode) -> Result<(), StorageError>;
+
+    /// Where the checkpoint lives, for messages (a path or an `s3://` URL).
+    fn checkpoint_location(&self) -> String;
+}

@@ -1,0 +1,150 @@
+//! The JSON summary `run` prints on stdout, and the exit code it implies. The schema is
+//! documented in the README; field names are stable.
+
+use serde::Serialize;
+
+use crate::bindings::{ResourceError, ResourceOutcome, SetupError, StopCause};
+use crate::exit::Exit;
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// True when every resource succeeded.
+    pub ok: bool,
+    /// The pass start, Unix seconds UTC.
+    pub pass_start: i64,
+    /// Where the checkpoint lives.
+    pub checkpoint: String,
+    /// True when there was no checkpoint before this pass.
+    pub first_run: bool,
+    pub resources: Vec<ResourceSummary>,
+    /// Why the pass could not run at all, if it could not.
+    pub error: Option<ErrorSummary>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResourceSummary {
+    pub name: String,
+    pub first_run: bool,
+    pub started_at: Option<i64>,
+    pub pages: u32,
+    pub records: u64,
+    pub objects_created: u32,
+    pub objects_existing: u32,
+    pub retries: u32,
+    pub caught_up: bool,
+    pub behind_seconds: Option<u64>,
+    /// `max_pages`, `shutdown` or `deadline` when it stopped early without failing.
+    pub stopped: Option<&'static str>,
+    pub error: Option<ErrorSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorSummary {
+    /// A stable, snake_case cause.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl ErrorSummary {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> ErrorSummary {
+        ErrorSummary {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+pub fn from_wit_outcome(o: ResourceOutcome) -> ResourceSummary {
+    ResourceSummary {
+        name: o.name,
+        first_run: o.first_run,
+        started_at: o.started_at,
+        pages: o.pages,
+        records: o.records,
+        objects_created: o.objects_created,
+        objects_existing: o.objects_existing,
+        retries: o.retries,
+        caught_up: o.caught_up,
+        behind_seconds: o.behind_seconds,
+        stopped: o.stopped.map(|s| match s {
+            StopCause::MaxPages => "max_pages",
+            StopCause::Shutdown => "shutdown",
+            StopCause::Deadline => "deadline",
+        }),
+        error: o.error.map(from_wit_resource_error),
+    }
+}
+
+fn from_wit_resource_error(e: ResourceError) -> ErrorSummary {
+    let (kind, m) = match e {
+        ResourceError::Unauthorized(m) => ("unauthorized", m),
+        ResourceError::Forbidden(m) => ("forbidden", m),
+        ResourceError::NotFound(m) => ("not_found", m),
+        ResourceError::StartTimeRejected(m) => ("start_time_rejected", m),
+        ResourceError::Rejected(m) => ("rejected", m),
+        ResourceError::GaveUp(m) => ("gave_up", m),
+        ResourceError::RequestRefused(m) => ("request_refused", m),
+        ResourceError::Transport(m) => ("transport", m),
+        ResourceError::InvalidResponse(m) => ("invalid_response", m),
+        ResourceError::Store(m) => ("store", m),
+        ResourceError::Checkpoint(m) => ("checkpoint", m),
+        ResourceError::Other(m) => ("other", m),
+    };
+    ErrorSummary::new(kind, m)
+}
+
+/// The summary error and exit code of a setup error; `checkpoint` names the file so the
+/// message says which one to look at and how to start over.
+pub fn from_wit_setup_error(e: SetupError, checkpoint: &str) -> (ErrorSummary, Exit) {
+    let start_over = format!(
+        "it was left as it is; to start over, run with --reset-state (the old checkpoint is kept \
+         beside it as {checkpoint}.reset-<unix time>) and, to choose where collection restarts, \
+         START_TIME"
+    );
+    match e {
+        SetupError::InvalidSettings(m) => (ErrorSummary::new("invalid_settings", m), Exit::Config),
+        SetupError::UnknownResource(m) => (ErrorSummary::new("unknown_resource", m), Exit::Config),
+        SetupError::CorruptCheckpoint(m) => (
+            ErrorSummary::new(
+                "corrupt_checkpoint",
+                format!("checkpoint {checkpoint} is unreadable: {m}; {start_over}"),
+            ),
+            Exit::CheckpointUnreadable,
+        ),
+        SetupError::ForeignCheckpoint(m) => (
+            ErrorSummary::new(
+                "foreign_checkpoint",
+                format!(
+                    "checkpoint {checkpoint} was not written by this collector: {m}; {start_over}"
+                ),
+            ),
+            Exit::CheckpointUnreadable,
+        ),
+        SetupError::UnsupportedCheckpointVersion(v) => (
+            ErrorSummary::new(
+                "unsupported_checkpoint_version",
+                format!(
+                    "checkpoint {checkpoint} has version {v}, written by a newer zendesk-crm; \
+                     upgrade, or {start_over}"
+                ),
+            ),
+            Exit::CheckpointUnreadable,
+        ),
+        SetupError::Checkpoint(m) => (
+            ErrorSummary::new("checkpoint", format!("checkpoint {checkpoint}: {m}")),
+            Exit::Storage,
+        ),
+        SetupError::Other(m) => (ErrorSummary::new("other", m), Exit::Internal),
+    }
+}
+
+impl Summary {
+    /// Success only when nothing failed; a failed resource outranks success.
+    pub fn exit(&self) -> Exit {
+        if self.resources.iter().any(|r| r.error.is_some()) {
+            Exit::ResourceFailed
+        } else {
+            Exit::Success
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! A stand-alone Zendesk simulator for trying the collector without a Zendesk account.
+//!
+//! `zendesk-sim [--port 0] [--tickets 2500] [--history-hours 48] [--ticket-every SECS]`
+//! prints `ZENDESK_BASE_URL=…`, `ZENDESK_EMAIL=…` and `ZENDESK_API_TOKEN=…`, then serves
+//! until killed.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use zendesk_crm_tests::{SimConfig, Simulator};
+
+const USAGE: &str =
+    "usage: zendesk-sim [--port N] [--tickets N] [--history-hours N] [--ticket-every SECS]";
+
+struct Args {
+    port: u16,
+    tickets: u64,
+    history_hours: u64,
+    ticket_every: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        port: 0,
+        tickets: 2500,
+        history_hours: 48,
+        ticket_every: 0,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(USAGE.to_owned());
+        }
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag}: not a number: {v}"))
+        };
+        match flag.as_str() {
+            "--port" => {
+                args.port = value
+                    .parse()
+                    .map_err(|_| format!("--port: bad port: {value}"))?;
+            }
+            "--tickets" => args.tickets = number(&value)?,
+            "--history-hours" => args.history_hours = number(&value)?.max(1),
+            "--ticket-every" => args.ticket_every = number(&value)?,
+            _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Spreads `count` tickets over the history, ending two minutes ago (past the one-minute
+/// lag), with bursts of several tickets in one second and some deletions.
+fn seed(sim: &Simulator, count: u64, history_hours: u64) {
+    let end = sim.now() - 120;
+    let span = (history_hours * 3600) as i64;
+    let mut id = 1;
+    while id <= count {
+        let ts = end - span + (span * id as i64) / count.max(1) as i64;
+        // Every 25th ticket starts a burst of up to 6 in the same second.
+        let burst = if id % 25 == 0 { 6 } else { 1 };
+        let n = burst.min(count - id + 1);
+        sim.add_tickets(id, n, ts);
+        id += n;
+    }
+    // About 3% were deleted later (still inside the history).
+    for id in (17..=count).step_by(33) {
+        sim.delete_ticket(id, end - (id as i64 % 3600));
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = SimConfig::default();
+    let (email, token) = (config.email.clone(), config.api_token.clone());
+    let sim = match args.port {
+        0 => Simulator::start(config),
+        port => match Simulator::start_on(config, port) {
+            Ok(sim) => sim,
+            Err(e) => {
+                eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    seed(&sim, args.tickets, args.history_hours);
+    let mut out = std::io::stdout().lock();
+    // If stdout is gone there is nobody to tell; keep serving anyway.
+    let _ = writeln!(out, "ZENDESK_BASE_URL={}", sim.base_url());
+    let _ = writeln!(out, "ZENDESK_EMAIL={email}");
+    let _ = writeln!(out, "ZENDESK_API_TOKEN={token}");
+    let _ = out.flush();
+    drop(out);
+
+    let mut next_id = args.tickets + 1;
+    loop {
+        if args.ticket_every == 0 {
+            std::thread::sleep(Duration::from_secs(3600));
+            continue;
+        }
+        std::thread::sleep(Duration::from_secs(args.ticket_every));
+        sim.upsert_ticket(next_id, sim.now());
+        next_id += 1;
+    }
+}

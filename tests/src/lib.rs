@@ -1,0 +1,6 @@
+//! A Zendesk Support API simulator and the helpers the collector's tests share.
+
+pub mod raw_http;
+pub mod sim;
+
+pub use sim::{Fault, RecordedRequest, SimConfig, Simulator};

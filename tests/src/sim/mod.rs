@@ -1,0 +1,184 @@
+//! A Zendesk Support API simulator for the incremental ticket export
+//! (`/api/v2/incremental/tickets/cursor`), run in-process by tests or by the demo binary.
+
+mod auth;
+mod cursor;
+mod export;
+mod faults;
+mod server;
+mod state;
+mod ticket_json;
+mod tickets;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+pub use faults::Fault;
+pub use wire::{RecordedRequest, percent_encode};
+
+use state::{Shared, State};
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub email: String,
+    pub api_token: String,
+    pub bearer_token: String,
+    /// Initial simulated Unix time; `None` follows the system clock (demo binary).
+    pub now: Option<i64>,
+    /// Status for a `start_time` newer than now-60: 422 (historic) or 400 (seen by Airbyte).
+    pub too_recent_status: u16,
+    /// Serve at most this many tickets per page whatever `per_page` says ("short pages");
+    /// `Some(0)` makes every page empty with `end_of_stream` false while tickets remain.
+    pub page_cap: Option<usize>,
+    /// Gzip bodies when the request's Accept-Encoding contains `gzip`.
+    pub gzip: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            email: "agent@example.com".to_owned(),
+            api_token: "sim-api-token-0123456789".to_owned(),
+            bearer_token: "sim-bearer-token-abcdef".to_owned(),
+            now: None,
+            too_recent_status: 422,
+            page_cap: None,
+            gzip: true,
+        }
+    }
+}
+
+/// A running simulator; dropping it stops the server and joins its thread.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Binds 127.0.0.1 on a free port and serves from a thread with its own tokio runtime,
+    /// so it works from plain `#[test]`s, sync `main`s and inside another runtime alike.
+    pub fn start(config: SimConfig) -> Simulator {
+        Simulator::start_on(config, 0).expect("start the simulator on 127.0.0.1:0")
+    }
+
+    /// Like `start`, on a chosen port (0 = any free one).
+    pub fn start_on(config: SimConfig, port: u16) -> std::io::Result<Simulator> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let shared = Arc::new(Shared {
+            origin: format!("http://{addr}"),
+            state: Mutex::new(State::new(config.now)),
+            config,
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let serving = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("zendesk-sim-{}", addr.port()))
+            .spawn(move || server::run(listener, serving, rx))?;
+        Ok(Simulator {
+            shared,
+            addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn base_url(&self) -> String {
+        self.shared.origin.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    pub fn now(&self) -> i64 {
+        self.lock().clock.now()
+    }
+
+    /// With a fixed clock sets it; with the system clock shifts it so `now()` reads `unix`.
+    pub fn set_now(&self, unix: i64) {
+        self.lock().clock.set(unix);
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.lock().clock.advance(secs);
+    }
+
+    /// Creates or updates a ticket; an update moves it to its new place in the stream.
+    pub fn upsert_ticket(&self, id: u64, generated_timestamp: i64) {
+        self.lock().tickets.put(id, generated_timestamp, false);
+    }
+
+    /// Marks a ticket deleted at this time; it stays in the stream with `status: "deleted"`.
+    pub fn delete_ticket(&self, id: u64, generated_timestamp: i64) {
+        self.lock().tickets.put(id, generated_timestamp, true);
+    }
+
+    /// Upserts ids `first_id..first_id + count`, all in the same second.
+    pub fn add_tickets(&self, first_id: u64, count: u64, generated_timestamp: i64) {
+        let mut state = self.lock();
+        for id in first_id..first_id + count {
+            state.tickets.put(id, generated_timestamp, false);
+        }
+    }
+
+    /// Ground truth: `(id, generated_timestamp)` of every version older than the one-minute
+    /// lag, in stream order.
+    pub fn tickets_visible(&self) -> Vec<(u64, i64)> {
+        let state = self.lock();
+        let horizon = state.clock.now() - export::LAG_SECS;
+        state.tickets.visible(horizon)
+    }
+
+    pub fn push_fault(&self, fault: Fault) {
+        self.lock().faults.push_back(fault);
+    }
+
+    /// Faults not yet consumed.
+    pub fn pending_faults(&self) -> usize {
+        self.lock().faults.len()
+    }
+
+    /// `Some(origin)` makes `after_url` point there (a hostile next URL); `None` restores it.
+    pub fn set_after_url_origin(&self, origin: Option<String>) {
+        self.lock().after_url_origin = origin;
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.lock().requests.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            // The server may already be gone (it panicked); nothing to tell it then.
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            // Re-raising a server panic inside drop would abort; the test's own asserts speak.
+            let _ = thread.join();
+        }
+    }
+}

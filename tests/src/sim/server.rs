@@ -1,0 +1,246 @@
+//! The HTTP/1.1 server: its thread and runtime, request recording, fault dispatch, and the
+//! conversion of a `SimResponse` to the wire (gzip, common headers, cut-off bodies).
+
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
+
+use super::export;
+use super::faults::{self, Fault};
+use super::state::{RATE_LIMIT, Shared};
+use super::wire::{RecordedRequest, SimResponse};
+
+/// Thread entry point: serves until `shutdown` fires (or its sender is dropped).
+pub(crate) fn run(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    shutdown: oneshot::Receiver<()>,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("simulator runtime");
+    runtime.block_on(serve(listener, shared, shutdown));
+    // Dropping the runtime here cancels the connection tasks still open (keep-alive clients).
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Transient (e.g. too many open files); keep serving.
+                Err(_) => continue,
+            },
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(Arc::clone(&shared), req));
+            // Errors here are client hang-ups and injected resets; nothing to report.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<SimBody>, std::io::Error> {
+    let recorded = RecordedRequest {
+        method: req.method().as_str().to_owned(),
+        path_and_query: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned()),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+    };
+    let is_api = recorded.path().starts_with("/api/");
+    let fault = {
+        let mut state = shared.state.lock().unwrap();
+        state.requests.push(recorded.clone());
+        if is_api {
+            state.faults.pop_front()
+        } else {
+            None
+        }
+    };
+    let gzip = shared.config.gzip
+        && recorded
+            .header("accept-encoding")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("gzip"));
+    let normal = |shared: &Shared| finish(shared, export::route(shared, &recorded), is_api, gzip);
+    match fault {
+        None => Ok(normal(&shared).into_response(SimBody::full)),
+        Some(Fault::Delay { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(normal(&shared).into_response(SimBody::full))
+        }
+        // Returning an error makes hyper drop the connection without writing anything.
+        Some(Fault::Reset) => Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "injected reset",
+        )),
+        Some(Fault::Truncated) => Ok(normal(&shared).into_response(SimBody::truncated)),
+        Some(other) => {
+            let resp =
+                faults::replacement(&other).unwrap_or_else(|| export::route(&shared, &recorded));
+            Ok(finish(&shared, resp, is_api, gzip).into_response(SimBody::full))
+        }
+    }
+}
+
+/// A response with its final headers and (possibly compressed) body.
+struct Wire {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+}
+
+fn finish(shared: &Shared, mut resp: SimResponse, is_api: bool, gzip: bool) -> Wire {
+    let mut headers = std::mem::take(&mut resp.headers);
+    {
+        let mut state = shared.state.lock().unwrap();
+        headers.push(("x-request-id", state.next_request_id()));
+        if is_api {
+            let now = state.clock.now();
+            let (mut remaining, reset) = state.rate.hit(now);
+            if resp.status == 429 {
+                remaining = 0;
+            }
+            headers.extend([
+                ("x-rate-limit", RATE_LIMIT.to_string()),
+                ("x-rate-limit-remaining", remaining.to_string()),
+                ("ratelimit-limit", RATE_LIMIT.to_string()),
+                ("ratelimit-remaining", remaining.to_string()),
+                ("ratelimit-reset", reset.to_string()),
+                ("x-zendesk-api-version", "v2".to_owned()),
+            ]);
+        }
+    }
+    headers.push((
+        "cache-control",
+        "max-age=0, private, must-revalidate".to_owned(),
+    ));
+    let body = if gzip && resp.compressible {
+        headers.push(("content-encoding", "gzip".to_owned()));
+        headers.push(("vary", "Accept-Encoding".to_owned()));
+        gzip_bytes(&resp.body)
+    } else {
+        resp.body
+    };
+    Wire {
+        status: resp.status,
+        headers,
+        body: Bytes::from(body),
+    }
+}
+
+fn gzip_bytes(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4), Compression::fast());
+    // Writing into a Vec cannot fail.
+    encoder.write_all(data).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
+}
+
+impl Wire {
+    fn into_response(self, body: fn(Bytes) -> SimBody) -> Response<SimBody> {
+        let len = self.body.len();
+        // A test may inject any number as a status; an impossible one becomes a 500.
+        let status = hyper::StatusCode::from_u16(self.status)
+            .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+        let mut builder = Response::builder().status(status);
+        for (name, value) in self.headers {
+            builder = builder.header(name, value);
+        }
+        // The full length is announced even when the body will be cut off.
+        builder = builder.header("content-length", len.to_string());
+        // Our header names and values are all valid, so the builder cannot fail.
+        builder.body(body(self.body)).expect("valid response")
+    }
+}
+
+/// A body sent in one frame, or (truncated) half of it followed by an error that makes
+/// hyper close the connection. The pause before the error lets hyper flush the half.
+pub(crate) struct SimBody {
+    data: Option<Bytes>,
+    cut: Option<Pin<Box<tokio::time::Sleep>>>,
+    exact_len: Option<u64>,
+}
+
+impl SimBody {
+    fn full(data: Bytes) -> SimBody {
+        SimBody {
+            exact_len: Some(data.len() as u64),
+            data: Some(data),
+            cut: None,
+        }
+    }
+
+    fn truncated(data: Bytes) -> SimBody {
+        SimBody {
+            data: Some(data.slice(..data.len() / 2)),
+            cut: Some(Box::pin(tokio::time::sleep(Duration::from_millis(50)))),
+            exact_len: None,
+        }
+    }
+}
+
+impl Body for SimBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = self.get_mut();
+        if let Some(data) = this.data.take().filter(|d| !d.is_empty()) {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        match this.cut.as_mut() {
+            None => Poll::Ready(None),
+            Some(sleep) => {
+                std::task::ready!(sleep.as_mut().poll(cx));
+                this.cut = None;
+                Poll::Ready(Some(Err(std::io::Error::other("injected truncation"))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.as_ref().is_none_or(Bytes::is_empty) && self.cut.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.exact_len
+            .map_or_else(SizeHint::default, SizeHint::with_exact)
+    }
+}
