@@ -1,0 +1,179 @@
+//! Starting simulators and collector passes, and reading back what a pass stored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use zendesk_crm_tests::{SimConfig, Simulator};
+
+/// A fixed simulated "now", so tests never depend on the machine's clock.
+pub const T0: i64 = 1_750_000_000;
+
+pub fn simulator() -> Simulator {
+    simulator_with(SimConfig::default())
+}
+
+pub fn simulator_with(config: SimConfig) -> Simulator {
+    Simulator::start(SimConfig {
+        now: Some(T0),
+        ..config
+    })
+}
+
+/// What a finished `zendesk-crm run` left behind.
+#[derive(Debug)]
+pub struct Pass {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Pass {
+    pub fn summary(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON summary ({e}):\nstdout: {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// The summary of the one resource collected.
+    pub fn tickets(&self) -> Value {
+        self.summary()["resources"][0].clone()
+    }
+
+    pub fn output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// A collector configured like a user would, against `sim`, storing into its own directory.
+pub struct Collector {
+    pub out: tempfile::TempDir,
+    base_url: String,
+    env: BTreeMap<String, String>,
+}
+
+impl Collector {
+    pub fn new(sim: &Simulator) -> Collector {
+        let config = sim.config();
+        let mut env = BTreeMap::new();
+        env.insert("ZENDESK_EMAIL".into(), config.email.clone());
+        env.insert("ZENDESK_API_TOKEN".into(), config.api_token.clone());
+        env.insert("START_TIME".into(), "0".into());
+        env.insert("RUST_LOG".into(), "debug".into());
+        Collector {
+            out: tempfile::tempdir().expect("temp dir"),
+            base_url: sim.base_url(),
+            env,
+        }
+    }
+
+    pub fn env(&mut self, name: &str, value: impl ToString) -> &mut Collector {
+        self.env.insert(name.into(), value.to_string());
+        self
+    }
+
+    pub fn unset(&mut self, name: &str) -> &mut Collector {
+        self.env.remove(name);
+        self
+    }
+
+    /// One pass whose start is the simulator's current time.
+    pub fn run(&self, sim: &Simulator) -> Pass {
+        self.run_at(sim.now(), &[])
+    }
+
+    pub fn run_at(&self, pass_start: i64, args: &[&str]) -> Pass {
+        let output = Command::new(env!("CARGO_BIN_EXE_zendesk-crm"))
+            .env_clear()
+            .envs(&self.env)
+            .env("ZENDESK_BASE_URL", &self.base_url)
+            .env("ZENDESK_CRM_PASS_START", pass_start.to_string())
+            .arg("run")
+            .arg("--out")
+            .arg(self.out.path())
+            .args(args)
+            .output()
+            .expect("running zendesk-crm");
+        Pass {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.out.path().join("zendesk/crm/state.json")
+    }
+
+    pub fn checkpoint(&self) -> Value {
+        let bytes = std::fs::read(self.state_path()).expect("checkpoint exists");
+        serde_json::from_slice(&bytes).expect("checkpoint is JSON")
+    }
+
+    /// Every page object stored, by key.
+    pub fn objects(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut found = BTreeMap::new();
+        collect_files(self.out.path(), self.out.path(), &mut found);
+        found.retain(|k, _| k.ends_with(".json") || k.ends_with(".ndjson"));
+        found.remove("zendesk/crm/state.json");
+        found
+    }
+
+    /// (id, generated_timestamp) of every ticket stored, in key order then page order.
+    pub fn stored_tickets(&self) -> Vec<(u64, i64)> {
+        let mut all = Vec::new();
+        for (key, body) in self.objects() {
+            let page: Value =
+                serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"));
+            for t in page["tickets"].as_array().expect("tickets array") {
+                all.push(stamp(t));
+            }
+        }
+        all
+    }
+}
+
+pub fn stamp(ticket: &Value) -> (u64, i64) {
+    (
+        ticket["id"].as_u64().expect("id"),
+        ticket["generated_timestamp"]
+            .as_i64()
+            .expect("generated_timestamp"),
+    )
+}
+
+fn collect_files(root: &Path, dir: &Path, found: &mut BTreeMap<String, Vec<u8>>) {
+    for entry in std::fs::read_dir(dir).expect("readable dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            collect_files(root, &path, found);
+        } else {
+            let key = path
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned();
+            found.insert(key, std::fs::read(&path).expect("readable file"));
+        }
+    }
+}
+
+/// Sorted, and asserted free of duplicates.
+pub fn sorted_unique(mut v: Vec<(u64, i64)>) -> Vec<(u64, i64)> {
+    let n = v.len();
+    v.sort();
+    v.dedup();
+    assert_eq!(v.len(), n, "a ticket version was stored twice");
+    v
+}
+
+/// The simulator's ground truth, sorted.
+pub fn visible(sim: &Simulator) -> Vec<(u64, i64)> {
+    let mut v = sim.tickets_visible();
+    v.sort();
+    v
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `zendesk-crm` binary, running the real component, against the
+//! Zendesk simulator over loopback, asserting on the objects and checkpoint actually stored.
+
+mod harness;
+
+mod bad_input;
+mod paging;
+mod retries;
+mod secrets;

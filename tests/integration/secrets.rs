@@ -1,0 +1,75 @@
+//! Credentials never leave the host's egress hook: not in logs (even at debug), errors,
+//! summaries or `--help`, whatever happens in the pass.
+
+use base64::Engine as _;
+
+use crate::harness::{Collector, T0, simulator};
+
+/// Everything at trace level except the compiler, whose millions of lines are about code, not
+/// requests.
+const TRACE_ALL_BUT_COMPILER: &str = "trace,cranelift_codegen=off,cranelift_frontend=off,wasmtime_internal_cranelift=off,wasmtime_environ=off";
+use zendesk_crm_tests::Fault;
+
+fn assert_no_secret(output: &str, secret: &str, email: &str) {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{email}/token:{secret}"));
+    assert!(!output.contains(secret), "raw secret in output:\n{output}");
+    assert!(!output.contains(&basic), "base64 credentials in output");
+    assert!(
+        !output.contains(&format!("Bearer {secret}")),
+        "bearer header in output"
+    );
+}
+
+#[test]
+fn the_api_token_never_appears_in_any_output() {
+    let sim = simulator();
+    sim.add_tickets(1, 25, T0 - 1000);
+    sim.push_fault(Fault::Status {
+        status: 500,
+        retry_after: None,
+    });
+    let token = sim.config().api_token.clone();
+    let email = sim.config().email.clone();
+    let mut c = Collector::new(&sim);
+    c.env("PAGE_SIZE", 10)
+        .env("RUST_LOG", TRACE_ALL_BUT_COMPILER);
+    let ok = c.run(&sim);
+    assert_eq!(ok.code, 0, "{}", ok.output());
+    assert_no_secret(&ok.output(), &token, &email);
+
+    let wrong = "wrong-token-9f8e7d6c";
+    c.env("ZENDESK_API_TOKEN", wrong);
+    let failed = c.run(&sim);
+    assert_eq!(failed.code, 3);
+    assert_no_secret(&failed.output(), wrong, &email);
+}
+
+#[test]
+fn the_bearer_token_never_appears_in_any_output() {
+    let sim = simulator();
+    sim.push_fault(Fault::Reset);
+    let token = "bearer-secret-0a1b2c3d";
+    let mut c = Collector::new(&sim);
+    c.env("AUTH_MODE", "bearer")
+        .env("ZENDESK_BEARER_TOKEN", token)
+        .env("RUST_LOG", TRACE_ALL_BUT_COMPILER);
+    let pass = c.run(&sim);
+    assert_eq!(pass.code, 3, "{}", pass.output());
+    assert_eq!(pass.tickets()["error"]["kind"], "unauthorized");
+    assert_no_secret(&pass.output(), token, "");
+}
+
+#[test]
+fn help_names_no_secret_setting_and_shows_no_environment_value() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_zendesk-crm"))
+        .args(["run", "--help"])
+        .env("ZENDESK_API_TOKEN", "help-secret-1234")
+        .env("ZENDESK_EMAIL", "someone@example.com")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("--base-url"), "{help}");
+    assert!(!help.contains("help-secret-1234"));
+    assert!(!help.contains("someone@example.com"));
+    assert!(!help.contains("--api-token") && !help.contains("--bearer-token"));
+}
