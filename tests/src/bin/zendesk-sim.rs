@@ -1,8 +1,9 @@
 //! A stand-alone Zendesk simulator for trying the collector without a Zendesk account.
 //!
-//! `zendesk-sim [--port 0] [--tickets 2500] [--history-hours 48] [--ticket-every SECS]`
-//! prints `ZENDESK_BASE_URL=…`, `ZENDESK_EMAIL=…` and `ZENDESK_API_TOKEN=…`, then serves
-//! until killed.
+//! `zendesk-sim [--port 0] [--tickets 2500] [--audit-events 500] [--history-hours 48]
+//! [--ticket-every SECS]` prints `ZENDESK_BASE_URL=…`, `ZENDESK_EMAIL=…` and
+//! `ZENDESK_API_TOKEN=…`, then serves until killed. `--ticket-every` also adds one audit
+//! event at the same cadence.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -10,12 +11,16 @@ use std::time::Duration;
 
 use zendesk_crm_tests::{SimConfig, Simulator};
 
-const USAGE: &str =
-    "usage: zendesk-sim [--port N] [--tickets N] [--history-hours N] [--ticket-every SECS]";
+const USAGE: &str = "usage: zendesk-sim [--port N] [--tickets N] [--audit-events N] \
+                     [--history-hours N] [--ticket-every SECS]";
+
+/// Audit-log ids are 13 digits in real accounts (zendesk-api.md §0); ours count up from here.
+const FIRST_AUDIT_ID: u64 = 6_139_157_000_000;
 
 struct Args {
     port: u16,
     tickets: u64,
+    audit_events: u64,
     history_hours: u64,
     ticket_every: u64,
 }
@@ -24,6 +29,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         port: 0,
         tickets: 2500,
+        audit_events: 500,
         history_hours: 48,
         ticket_every: 0,
     };
@@ -46,6 +52,7 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| format!("--port: bad port: {value}"))?;
             }
             "--tickets" => args.tickets = number(&value)?,
+            "--audit-events" => args.audit_events = number(&value)?,
             "--history-hours" => args.history_hours = number(&value)?.max(1),
             "--ticket-every" => args.ticket_every = number(&value)?,
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
@@ -74,6 +81,21 @@ fn seed(sim: &Simulator, count: u64, history_hours: u64) {
     }
 }
 
+/// Spreads `count` audit events over the history, ending two minutes ago, ids rising with
+/// time; every 20th event starts a burst of up to 8 in one second (a bulk change or export).
+fn seed_audit(sim: &Simulator, count: u64, history_hours: u64) {
+    let end = sim.now() - 120;
+    let span = (history_hours * 3600) as i64;
+    let mut i = 0;
+    while i < count {
+        let ts = end - span + (span * i as i64) / count.max(1) as i64;
+        let burst = if i % 20 == 19 { 8 } else { 1 };
+        let n = burst.min(count - i);
+        sim.add_audit_events(FIRST_AUDIT_ID + i, n, ts);
+        i += n;
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
@@ -95,6 +117,7 @@ fn main() -> ExitCode {
         },
     };
     seed(&sim, args.tickets, args.history_hours);
+    seed_audit(&sim, args.audit_events, args.history_hours);
     let mut out = std::io::stdout().lock();
     // If stdout is gone there is nobody to tell; keep serving anyway.
     let _ = writeln!(out, "ZENDESK_BASE_URL={}", sim.base_url());
@@ -104,6 +127,7 @@ fn main() -> ExitCode {
     drop(out);
 
     let mut next_id = args.tickets + 1;
+    let mut next_audit_id = FIRST_AUDIT_ID + args.audit_events;
     loop {
         if args.ticket_every == 0 {
             std::thread::sleep(Duration::from_secs(3600));
@@ -112,5 +136,7 @@ fn main() -> ExitCode {
         std::thread::sleep(Duration::from_secs(args.ticket_every));
         sim.upsert_ticket(next_id, sim.now());
         next_id += 1;
+        sim.add_audit_event(next_audit_id, sim.now());
+        next_audit_id += 1;
     }
 }

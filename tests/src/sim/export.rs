@@ -1,43 +1,24 @@
-//! Routing and the incremental ticket export endpoint
+//! The incremental ticket export endpoint
 //! (`GET /api/v2/incremental/tickets/cursor[.json]`, zendesk-api.md §2).
 
 use serde::Serialize;
 
-use super::auth;
 use super::cursor::{self, Position};
 use super::state::Shared;
 use super::ticket_json::{self, Ticket};
-use super::wire::{RecordedRequest, SimResponse, percent_encode};
+use super::wire::{SimResponse, percent_encode};
 
 /// Data from the most recent minute is never served.
 pub(crate) const LAG_SECS: i64 = 60;
 const MAX_PER_PAGE: usize = 1000;
-const ENDPOINT: &str = "/api/v2/incremental/tickets/cursor";
+pub(crate) const ENDPOINT: &str = "/api/v2/incremental/tickets/cursor";
 
-/// The normal answer to a request (no faults): 404 off the API, else auth, then routing.
-pub(crate) fn route(shared: &Shared, req: &RecordedRequest) -> SimResponse {
-    let path = req.path();
-    if !path.starts_with("/api/") {
-        return not_found();
-    }
-    if let Err(resp) = auth::check(&shared.config, req.header("authorization")) {
-        return resp;
-    }
-    if path != ENDPOINT && path.strip_suffix(".json") != Some(ENDPOINT) {
-        return not_found();
-    }
-    if req.method != "GET" {
-        return SimResponse::error(405, "MethodNotAllowed", "Only GET is allowed here")
-            .with_header("allow", "GET");
-    }
-    match Params::parse(&req.query()) {
+/// `GET` with the request's decoded query (routing and auth are done).
+pub(crate) fn handle(shared: &Shared, query: &[(String, String)]) -> SimResponse {
+    match Params::parse(query) {
         Ok(params) => export(shared, &params),
         Err(resp) => resp,
     }
-}
-
-fn not_found() -> SimResponse {
-    SimResponse::error(404, "InvalidEndpoint", "Not found")
 }
 
 enum From {

@@ -1,10 +1,17 @@
 //! A Zendesk Support API simulator for the incremental ticket export
-//! (`/api/v2/incremental/tickets/cursor`), run in-process by tests or by the demo binary.
+//! (`/api/v2/incremental/tickets/cursor`) and the audit logs (`/api/v2/audit_logs`), run
+//! in-process by tests or by the demo binary.
 
+mod audit;
+mod audit_json;
+mod audit_logs;
+mod audit_params;
 mod auth;
 mod cursor;
 mod export;
 mod faults;
+mod iso8601;
+mod routes;
 mod server;
 mod state;
 mod ticket_json;
@@ -143,6 +150,39 @@ impl Simulator {
         state.tickets.visible(horizon)
     }
 
+    /// Adds audit events `first_id..first_id + count`, all created in the same second.
+    pub fn add_audit_events(&self, first_id: u64, count: u64, created_at: i64) {
+        let mut state = self.lock();
+        for id in first_id..first_id + count {
+            state.audit.put(id, created_at, i64::MIN);
+        }
+    }
+
+    /// Adds one audit event, visible at once. Audit logs never change; re-adding an id
+    /// replaces the event (a test convenience, not something Zendesk does).
+    pub fn add_audit_event(&self, id: u64, created_at: i64) {
+        self.lock().audit.put(id, created_at, i64::MIN);
+    }
+
+    /// Adds an event created at `created_at` that no request sees until the simulated
+    /// `now() >= visible_at` (a late arrival: it lands behind a cursor that already passed).
+    pub fn add_late_audit_event(&self, id: u64, created_at: i64, visible_at: i64) {
+        self.lock().audit.put(id, created_at, visible_at);
+    }
+
+    /// Ground truth: `(id, created_at)` of every audit event visible now, oldest first
+    /// (by `created_at`, then id).
+    pub fn audit_events_visible(&self) -> Vec<(u64, i64)> {
+        let state = self.lock();
+        state.audit.visible(state.clock.now())
+    }
+
+    /// `false` models a plan without audit logs: every audit-log request (after auth) is 403
+    /// `{"error":{"title":"Forbidden","message":…}}`. On by default.
+    pub fn set_audit_logs_enabled(&self, enabled: bool) {
+        self.lock().audit_logs_enabled = enabled;
+    }
+
     pub fn push_fault(&self, fault: Fault) {
         self.lock().faults.push_back(fault);
     }
@@ -152,7 +192,8 @@ impl Simulator {
         self.lock().faults.len()
     }
 
-    /// `Some(origin)` makes `after_url` point there (a hostile next URL); `None` restores it.
+    /// `Some(origin)` makes the pagination URLs (`after_url`, audit-log `links` and
+    /// `next_page`/`previous_page`) point there (a hostile next URL); `None` restores them.
     pub fn set_after_url_origin(&self, origin: Option<String>) {
         self.lock().after_url_origin = origin;
     }

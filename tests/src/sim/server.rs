@@ -16,8 +16,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
-use super::export;
 use super::faults::{self, Fault};
+use super::routes;
 use super::state::{RATE_LIMIT, Shared};
 use super::wire::{RecordedRequest, SimResponse};
 
@@ -96,7 +96,7 @@ async fn handle(
         && recorded
             .header("accept-encoding")
             .is_some_and(|v| v.to_ascii_lowercase().contains("gzip"));
-    let normal = |shared: &Shared| finish(shared, export::route(shared, &recorded), is_api, gzip);
+    let normal = |shared: &Shared| finish(shared, routes::route(shared, &recorded), is_api, gzip);
     match fault {
         None => Ok(normal(&shared).into_response(SimBody::full)),
         Some(Fault::Delay { ms }) => {
@@ -111,7 +111,7 @@ async fn handle(
         Some(Fault::Truncated) => Ok(normal(&shared).into_response(SimBody::truncated)),
         Some(other) => {
             let resp =
-                faults::replacement(&other).unwrap_or_else(|| export::route(&shared, &recorded));
+                faults::replacement(&other).unwrap_or_else(|| routes::route(&shared, &recorded));
             Ok(finish(&shared, resp, is_api, gzip).into_response(SimBody::full))
         }
     }

@@ -1,16 +1,17 @@
-//! Mutable simulator state behind one mutex: clock, tickets, faults, request log.
+//! Mutable simulator state behind one mutex: clock, tickets, audit logs, faults, request log.
 
 use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::SimConfig;
+use super::audit::AuditStore;
 use super::faults::Fault;
 use super::tickets::TicketStore;
 use super::wire::RecordedRequest;
 
 pub(crate) struct Shared {
     pub config: SimConfig,
-    /// `http://127.0.0.1:PORT`, used in ticket URLs and (unless overridden) `after_url`.
+    /// `http://127.0.0.1:PORT`, used in record URLs and (unless overridden) pagination URLs.
     pub origin: String,
     pub state: std::sync::Mutex<State>,
 }
@@ -18,6 +19,9 @@ pub(crate) struct Shared {
 pub(crate) struct State {
     pub clock: Clock,
     pub tickets: TicketStore,
+    pub audit: AuditStore,
+    /// False for a plan without audit logs (every audit-log request is 403).
+    pub audit_logs_enabled: bool,
     pub faults: VecDeque<Fault>,
     pub requests: Vec<RecordedRequest>,
     pub after_url_origin: Option<String>,
@@ -33,6 +37,8 @@ impl State {
                 offset: 0,
             },
             tickets: TicketStore::default(),
+            audit: AuditStore::default(),
+            audit_logs_enabled: true,
             faults: VecDeque::new(),
             requests: Vec::new(),
             after_url_origin: None,

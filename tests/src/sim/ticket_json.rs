@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::iso8601;
 use super::tickets::Version;
 
 #[derive(Serialize)]
@@ -110,37 +111,15 @@ const TAGS: [&str; 8] = [
 ];
 
 /// A stable pseudo-random number per (id, salt) so every field varies but never changes.
-fn mix(id: u64, salt: u64) -> u64 {
+pub(crate) fn mix(id: u64, salt: u64) -> u64 {
     let mut z = id.wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
 
-fn pick<T: Copy>(items: &[T], id: u64, salt: u64) -> T {
+pub(crate) fn pick<T: Copy>(items: &[T], id: u64, salt: u64) -> T {
     items[(mix(id, salt) % items.len() as u64) as usize]
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ`; negative times (never real) render as the epoch.
-pub(crate) fn iso8601(unix: i64) -> String {
-    let unix = unix.max(0);
-    let (days, secs) = (unix / 86_400, unix % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3_600,
-        secs % 3_600 / 60,
-        secs % 60
-    )
 }
 
 pub(crate) fn render(origin: &str, id: u64, v: &Version) -> Ticket {
@@ -206,8 +185,8 @@ pub(crate) fn render(origin: &str, id: u64, v: &Version) -> Ticket {
                 rel: None,
             },
         },
-        created_at: iso8601(v.created_at),
-        updated_at: iso8601(v.ts),
+        created_at: iso8601::format(v.created_at),
+        updated_at: iso8601::format(v.ts),
         kind: pick(&TYPES, id, 15),
         raw_subject: subject.clone(),
         subject,
@@ -244,17 +223,5 @@ pub(crate) fn render(origin: &str, id: u64, v: &Version) -> Ticket {
         allow_attachments: true,
         from_messaging_channel: false,
         generated_timestamp: v.ts,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn iso8601_matches_known_dates() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_685_142_121), "2023-05-26T23:02:01Z");
-        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

@@ -1,5 +1,7 @@
 //! Behaviour tests over real HTTP, each pinning something a lenient simulator would get wrong.
 
+mod audit;
+mod audit_paging;
 mod errors;
 mod faults;
 mod paging;
@@ -14,6 +16,7 @@ use crate::raw_http::{self, RawResponse};
 /// A fixed simulated "now" (2023-11-14T22:13:20Z).
 const NOW: i64 = 1_700_000_000;
 const PATH: &str = "/api/v2/incremental/tickets/cursor.json";
+const AUDIT: &str = "/api/v2/audit_logs.json";
 
 fn sim_with(tweak: impl FnOnce(&mut SimConfig)) -> Simulator {
     let mut config = SimConfig {
@@ -91,6 +94,57 @@ fn walk(sim: &Simulator, first: &str, per_page: usize) -> Vec<Value> {
     while pages.last().is_some_and(|p| p["end_of_stream"] == false) {
         assert!(pages.len() < 10_000, "the stream never ends");
         let path = next(pages.last().expect("a page"), per_page);
+        pages.push(page(sim, &path));
+    }
+    pages
+}
+
+/// `filter[created_at][]` twice, brackets percent-encoded as most HTTP clients send them.
+fn window(start: i64, end: i64) -> String {
+    let bound = |t| {
+        format!(
+            "filter%5Bcreated_at%5D%5B%5D={}",
+            crate::sim::iso8601::format(t)
+        )
+    };
+    format!("{}&{}", bound(start), bound(end))
+}
+
+/// `(id, created_at)` of an audit-log page's records.
+fn audit_events(page: &Value) -> Vec<(u64, i64)> {
+    page["audit_logs"]
+        .as_array()
+        .expect("audit_logs array")
+        .iter()
+        .map(|r| {
+            let created = r["created_at"].as_str().expect("created_at");
+            (
+                r["id"].as_u64().expect("id"),
+                crate::sim::iso8601::parse(created).expect("ISO 8601 created_at"),
+            )
+        })
+        .collect()
+}
+
+fn audit_ids(page: &Value) -> Vec<u64> {
+    audit_events(page).into_iter().map(|(id, _)| id).collect()
+}
+
+/// The same query plus `page[after]` = the page's after_cursor, as a careful collector does.
+fn audit_next(query: &str, page: &Value) -> String {
+    let cursor = page["meta"]["after_cursor"].as_str().expect("after_cursor");
+    format!(
+        "{AUDIT}?{query}&page%5Bafter%5D={}",
+        raw_http::percent_encode(cursor)
+    )
+}
+
+/// Cursor pages from `AUDIT?query` until `has_more` is false.
+fn audit_walk(sim: &Simulator, query: &str) -> Vec<Value> {
+    let mut pages = vec![page(sim, &format!("{AUDIT}?{query}"))];
+    while pages.last().is_some_and(|p| p["meta"]["has_more"] == true) {
+        assert!(pages.len() < 10_000, "has_more never turns false");
+        let path = audit_next(query, pages.last().expect("a page"));
         pages.push(page(sim, &path));
     }
     pages
