@@ -26,7 +26,20 @@ pub struct Checkpoint {
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_logs: Option<AuditLogsState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental_tickets: Option<TicketsState>,
+}
+
+/// Position in the audit log: every event created before `high_water` is stored, and those
+/// created at it whose ids are listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditLogsState {
+    /// A `created_at` second, Unix; the next window starts here, inclusive.
+    pub high_water: i64,
+    /// Ids of the events stored whose `created_at` is `high_water`.
+    pub ids_at_mark: Vec<u64>,
 }
 
 /// Position in the cursor-based incremental ticket export.
@@ -97,6 +110,20 @@ impl Checkpoint {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(a) = &self.resources.audit_logs {
+            if a.high_water < 0 {
+                return Err(format!(
+                    "audit_logs.high_water {} is negative",
+                    a.high_water
+                ));
+            }
+            let mut ids = a.ids_at_mark.clone();
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.len() != a.ids_at_mark.len() {
+                return Err("audit_logs.ids_at_mark repeats an id".into());
+            }
+        }
         if let Some(t) = &self.resources.incremental_tickets {
             if t.start_time < 0 {
                 return Err(format!(

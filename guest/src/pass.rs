@@ -2,17 +2,18 @@
 //! (saved before any request, so a first pass that dies early leaves no gap), then collect each
 //! resource independently.
 
+use crate::audit_logs;
 use crate::bindings::exports::zendesk::crm::collector::{ResourceOutcome, SetupError, StopCause};
 use crate::bindings::zendesk::crm::checkpoint_store::{self, CheckpointError, WriteMode};
 use crate::bindings::zendesk::crm::object_store::{self, PutOutcome, StoreError};
 use crate::bindings::zendesk::crm::pass_control::StopReason;
 use crate::bindings::zendesk::crm::types::Settings;
-use crate::checkpoint::{Checkpoint, LoadError, TicketsState};
+use crate::checkpoint::{AuditLogsState, Checkpoint, LoadError, TicketsState};
 use crate::error::Failure;
 use crate::log;
 use crate::object_key::{RecordStamp, object_key};
 use crate::retry::{Fetched, Retrier};
-use crate::settings::{INCREMENTAL_TICKETS, PassSettings, SettingsError};
+use crate::settings::{AUDIT_LOGS, INCREMENTAL_TICKETS, PassSettings, SettingsError};
 use crate::tickets;
 
 /// Why a resource stopped early without failing.
@@ -40,6 +41,9 @@ pub struct Progress {
     pub created: u32,
     pub existing: u32,
     pub newest_time: Option<i64>,
+    /// How far behind the pass start the resource is, when it knows better than its newest
+    /// record (audit logs: the window end when caught up).
+    pub behind: Option<i64>,
     pub caught_up: bool,
     pub stopped: Option<Stop>,
     pub error: Option<Failure>,
@@ -159,14 +163,27 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
     // Fix every new resource's start in the checkpoint before the first request.
     let mut first_runs: Vec<(String, i64)> = Vec::new();
     for r in &settings.resources {
-        if r.name == INCREMENTAL_TICKETS && checkpoint.resources.incremental_tickets.is_none() {
-            let start_time = tickets::first_start(&settings);
-            checkpoint.resources.incremental_tickets = Some(TicketsState {
-                start_time,
-                cursor: None,
-            });
-            first_runs.push((r.name.clone(), start_time));
-        }
+        let resources = &mut checkpoint.resources;
+        let start = match r.name.as_str() {
+            INCREMENTAL_TICKETS if resources.incremental_tickets.is_none() => {
+                let start_time = tickets::first_start(&settings);
+                resources.incremental_tickets = Some(TicketsState {
+                    start_time,
+                    cursor: None,
+                });
+                start_time
+            }
+            AUDIT_LOGS if resources.audit_logs.is_none() => {
+                let high_water = audit_logs::first_start(&settings);
+                resources.audit_logs = Some(AuditLogsState {
+                    high_water,
+                    ids_at_mark: Vec::new(),
+                });
+                high_water
+            }
+            _ => continue,
+        };
+        first_runs.push((r.name.clone(), start));
     }
     if !first_runs.is_empty() {
         save(&checkpoint, &mut mode)
@@ -191,8 +208,12 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
     let mut outcomes = Vec::with_capacity(settings.resources.len());
     for r in &settings.resources {
         let retries_before = sink.retrier.retries;
-        // Only one resource exists so far; `PassSettings` refuses unknown names.
-        let progress = tickets::collect(&mut sink, r);
+        // `PassSettings` has refused unknown names.
+        let progress = if r.name == AUDIT_LOGS {
+            audit_logs::collect(&mut sink, r)
+        } else {
+            tickets::collect(&mut sink, r)
+        };
         let first = first_runs.iter().find(|(n, _)| *n == r.name);
         let outcome = ResourceOutcome {
             name: r.name.clone(),
@@ -205,8 +226,11 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
             retries: sink.retrier.retries - retries_before,
             caught_up: progress.caught_up,
             behind_seconds: progress
-                .newest_time
-                .map(|t| u64::try_from(settings.pass_start.saturating_sub(t)).unwrap_or(0)),
+                .behind
+                .or(progress
+                    .newest_time
+                    .map(|t| settings.pass_start.saturating_sub(t)))
+                .map(|b| u64::try_from(b).unwrap_or(0)),
             stopped: progress.stopped.map(|s| match s {
                 Stop::MaxPages => StopCause::MaxPages,
                 Stop::Shutdown => StopCause::Shutdown,
@@ -225,6 +249,10 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
                 &[
                     ("resource", r.name.clone()),
                     ("pages", progress.pages.to_string()),
+                    (
+                        "behind_seconds",
+                        outcome.behind_seconds.unwrap_or(0).to_string(),
+                    ),
                 ],
             );
         }

@@ -39,13 +39,15 @@ impl Origin {
 
 /// Resource names this component collects.
 pub const INCREMENTAL_TICKETS: &str = "incremental_tickets";
-pub const KNOWN_RESOURCES: &[&str] = &[INCREMENTAL_TICKETS];
+pub const AUDIT_LOGS: &str = "audit_logs";
+pub const KNOWN_RESOURCES: &[&str] = &[AUDIT_LOGS, INCREMENTAL_TICKETS];
 
 /// One requested resource after validation.
 #[derive(Debug, Clone)]
 pub struct ResourceSettings {
     pub name: String,
     pub page_size: Option<u32>,
+    pub lag_seconds: Option<u64>,
 }
 
 /// The validated settings of one pass.
@@ -111,6 +113,7 @@ impl PassSettings {
             resources.push(ResourceSettings {
                 name: r.name,
                 page_size: r.page_size,
+                lag_seconds: r.lag_seconds,
             });
         }
         if s.max_pages == 0 {

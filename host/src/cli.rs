@@ -12,7 +12,7 @@ use crate::credentials::AuthMode;
     name = "zendesk-crm",
     version,
     about = "Collects Zendesk Support security logs \
-    (incremental ticket export) into S3 or a local directory, through a sandboxed component."
+    (audit logs, incremental ticket export) into S3 or a local directory, through a sandboxed component."
 )]
 pub struct Cli {
     /// Log output on stderr.
@@ -61,7 +61,7 @@ pub struct RunArgs {
     #[arg(
         long,
         env = "RESOURCES",
-        default_value = "incremental_tickets",
+        default_value = "audit_logs,incremental_tickets",
         hide_env_values = true
     )]
     pub resources: String,
@@ -100,6 +100,16 @@ pub struct RunArgs {
         hide_env_values = true
     )]
     pub http_retries: u32,
+
+    /// Audit logs: how far behind the pass start each window ends, in seconds, so events that
+    /// become visible late still fall in a later window.
+    #[arg(
+        long,
+        env = "AUDIT_LAG_SECONDS",
+        default_value_t = 120,
+        hide_env_values = true
+    )]
+    pub audit_lag_seconds: u64,
 
     /// Records per request (each resource's maximum when unset).
     #[arg(long, env = "PAGE_SIZE", hide_env_values = true)]

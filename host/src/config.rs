@@ -37,6 +37,7 @@ pub struct PassConfig {
     pub max_pages: u32,
     pub start_time: Option<i64>,
     pub lookback_seconds: u64,
+    pub audit_lag_seconds: u64,
     pub http_timeout_secs: u64,
     pub http_retries: u32,
     pub max_retry_wait_secs: u64,
@@ -88,6 +89,7 @@ impl PassConfig {
             max_pages: args.max_pages,
             start_time: args.start_time,
             lookback_seconds: args.lookback_seconds,
+            audit_lag_seconds: args.audit_lag_seconds,
             http_timeout_secs: args.http_timeout,
             http_retries: args.http_retries,
             max_retry_wait_secs: args.max_retry_wait,
@@ -115,7 +117,7 @@ impl PassConfig {
                 .map(|name| ResourceRequest {
                     name: name.clone(),
                     page_size: self.page_size,
-                    lag_seconds: None,
+                    lag_seconds: (name == "audit_logs").then_some(self.audit_lag_seconds),
                     overlap_seconds: None,
                 })
                 .collect(),

@@ -14,6 +14,9 @@ pub enum Exit {
     /// At least one resource failed; the others ran, and every checkpoint is at its last
     /// stored page.
     ResourceFailed,
+    /// A resource is not available to this account or token (403 or 404: a plan without audit
+    /// logs, a missing scope) and nothing else failed; the other resources ran.
+    ResourceUnavailable,
     /// The checkpoint exists but cannot be used: corrupt, torn, foreign or from a newer
     /// version. Nothing was collected; nothing was overwritten.
     CheckpointUnreadable,
@@ -33,6 +36,7 @@ impl Exit {
             Exit::CheckpointUnreadable => 4,
             Exit::CheckpointLocked => 5,
             Exit::Storage => 6,
+            Exit::ResourceUnavailable => 7,
         }
     }
 }

@@ -139,12 +139,22 @@ pub fn from_wit_setup_error(e: SetupError, checkpoint: &str) -> (ErrorSummary, E
 }
 
 impl Summary {
-    /// Success only when nothing failed; a failed resource outranks success.
+    /// Success only when nothing failed. A resource the account cannot read (403, 404) has
+    /// its own code, outranked by any other failure.
     pub fn exit(&self) -> Exit {
-        if self.resources.iter().any(|r| r.error.is_some()) {
-            Exit::ResourceFailed
-        } else {
-            Exit::Success
+        let kinds = self
+            .resources
+            .iter()
+            .filter_map(|r| r.error.as_ref())
+            .map(|e| e.kind);
+        let mut exit = Exit::Success;
+        for kind in kinds {
+            if kind == "forbidden" || kind == "not_found" {
+                exit = Exit::ResourceUnavailable;
+            } else {
+                return Exit::ResourceFailed;
+            }
         }
+        exit
     }
 }

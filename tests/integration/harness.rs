@@ -44,6 +44,16 @@ impl Pass {
         self.summary()["resources"][0].clone()
     }
 
+    /// The summary of the resource named `name`.
+    pub fn resource(&self, name: &str) -> Value {
+        let summary = self.summary();
+        summary["resources"]
+            .as_array()
+            .and_then(|all| all.iter().find(|r| r["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {summary}"))
+    }
+
     pub fn output(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
@@ -63,6 +73,7 @@ impl Collector {
         env.insert("ZENDESK_EMAIL".into(), config.email.clone());
         env.insert("ZENDESK_API_TOKEN".into(), config.api_token.clone());
         env.insert("START_TIME".into(), "0".into());
+        env.insert("RESOURCES".into(), "incremental_tickets".into());
         env.insert("RUST_LOG".into(), "debug".into());
         Collector {
             out: tempfile::tempdir().expect("temp dir"),
@@ -135,6 +146,28 @@ impl Collector {
         }
         all
     }
+}
+
+/// (id, created_at) of every audit event stored, in key order then page order.
+pub fn stored_audit_events(c: &Collector) -> Vec<(u64, i64)> {
+    let mut all = Vec::new();
+    for (key, body) in c.objects() {
+        if !key.contains("-zendesk-audit_logs.") {
+            continue;
+        }
+        let page: Value =
+            serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"));
+        for e in page["audit_logs"].as_array().expect("audit_logs array") {
+            let created = e["created_at"].as_str().expect("created_at");
+            let at = time::OffsetDateTime::parse(
+                created,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .expect("ISO 8601 created_at");
+            all.push((e["id"].as_u64().expect("id"), at.unix_timestamp()));
+        }
+    }
+    all
 }
 
 pub fn stamp(ticket: &Value) -> (u64, i64) {

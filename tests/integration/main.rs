@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod audit_logs;
 mod bad_input;
 mod paging;
 mod retries;

@@ -1,0 +1,360 @@
+//! Account audit logs, `/api/v2/audit_logs.json`: cursor pagination only, oldest first,
+//! bounded by `filter[created_at][]` sent twice.
+//!
+//! A pass walks the window from the checkpoint's high-water mark (a `created_at` second,
+//! inclusive) to `pass start - lag`. Each next request is built from `meta.after_cursor` plus
+//! the same filter and sort, never from `links.next` (which may drop them), and the walk stops on
+//! `meta.has_more == false`. Because the lower bound is inclusive, events at the mark's second
+//! come back; the checkpoint lists their ids and they are left out. No cursor is kept across
+//! passes, so a stale cursor can never wedge a feed.
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::checkpoint::AuditLogsState;
+use crate::error::Failure;
+use crate::object_key::RecordStamp;
+use crate::pass::{PageSink, Progress, Stop};
+use crate::retry::{Fetched, excerpt};
+use crate::settings::{AUDIT_LOGS, PassSettings, ResourceSettings};
+
+/// Zendesk's maximum page size for audit logs.
+pub const MAX_PAGE_SIZE: u32 = 100;
+/// How far behind the pass start the window ends unless configured: late events still land
+/// in a later window.
+pub const DEFAULT_LAG_SECONDS: u64 = 120;
+const PATH: &str = "/api/v2/audit_logs.json";
+
+/// Where a first run starts: `START_TIME`, else `pass start - LOOKBACK_SECONDS`.
+pub fn first_start(settings: &PassSettings) -> i64 {
+    let lookback = i64::try_from(settings.lookback_seconds).unwrap_or(i64::MAX);
+    settings
+        .start_time
+        .unwrap_or_else(|| settings.pass_start.saturating_sub(lookback))
+        .max(0)
+}
+
+#[derive(Deserialize)]
+struct Page<'a> {
+    #[serde(borrow)]
+    audit_logs: Vec<&'a RawValue>,
+    #[serde(borrow)]
+    meta: &'a RawValue,
+    #[serde(borrow, default)]
+    links: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    has_more: bool,
+    after_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Stamp<'a> {
+    id: u64,
+    #[serde(borrow)]
+    created_at: &'a str,
+}
+
+/// A validated page: every record with its stamp, and where the walk goes next.
+#[derive(Debug)]
+pub struct ParsedPage<'a> {
+    pub records: Vec<&'a str>,
+    pub stamps: Vec<RecordStamp>,
+    pub meta: &'a str,
+    pub links: Option<&'a str>,
+    pub has_more: bool,
+    pub after_cursor: Option<String>,
+}
+
+pub fn parse_page(body: &[u8]) -> Result<ParsedPage<'_>, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
+    let page: Page<'_> = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "not an audit log page ({e}); body starts: {}",
+            excerpt(body)
+        )
+    })?;
+    let meta: Meta = serde_json::from_str(page.meta.get())
+        .map_err(|e| format!("audit log page has an invalid meta: {e}"))?;
+    let mut stamps = Vec::with_capacity(page.audit_logs.len());
+    for (i, raw) in page.audit_logs.iter().enumerate() {
+        let s: Stamp<'_> = serde_json::from_str(raw.get())
+            .map_err(|e| format!("audit log {i} lacks a valid id or created_at: {e}"))?;
+        let time = OffsetDateTime::parse(s.created_at, &Rfc3339)
+            .map_err(|e| format!("audit log {} has created_at {:?}: {e}", s.id, s.created_at))?
+            .unix_timestamp();
+        if stamps.last().is_some_and(|p: &RecordStamp| p.time > time) {
+            return Err("audit logs are not oldest first: the sort was not applied".into());
+        }
+        stamps.push(RecordStamp { id: s.id, time });
+    }
+    if meta.has_more && meta.after_cursor.as_deref().is_none_or(str::is_empty) {
+        return Err("has_more is true but after_cursor is missing".into());
+    }
+    Ok(ParsedPage {
+        records: page.audit_logs.iter().map(|r| r.get()).collect(),
+        stamps,
+        meta: page.meta.get(),
+        links: page.links.map(RawValue::get),
+        has_more: meta.has_more,
+        after_cursor: meta.after_cursor,
+    })
+}
+
+fn iso(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+}
+
+fn request_path(start: i64, end: i64, size: u32, after: Option<&str>) -> String {
+    let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    let filter = enc("filter[created_at][]");
+    let mut path = format!(
+        "{PATH}?{filter}={}&{filter}={}&sort=created_at&{}={size}",
+        enc(&iso(start)),
+        enc(&iso(end)),
+        enc("page[size]"),
+    );
+    if let Some(cursor) = after {
+        path.push_str(&format!("&{}={}", enc("page[after]"), enc(cursor)));
+    }
+    path
+}
+
+/// The envelope with only `kept` records, each byte for byte as sent.
+fn envelope(kept: &[&str], meta: &str, links: Option<&str>) -> Vec<u8> {
+    let mut out = String::with_capacity(kept.iter().map(|r| r.len() + 1).sum::<usize>() + 256);
+    out.push_str("{\"audit_logs\":[");
+    out.push_str(&kept.join(","));
+    out.push_str("],\"meta\":");
+    out.push_str(meta);
+    if let Some(links) = links {
+        out.push_str(",\"links\":");
+        out.push_str(links);
+    }
+    out.push('}');
+    out.into_bytes()
+}
+
+/// Moves the high-water mark over `stamps` (oldest first): the newest second seen, and the
+/// ids seen at it.
+fn advance(state: &mut AuditLogsState, stamps: &[RecordStamp]) {
+    for s in stamps {
+        if s.time > state.high_water {
+            state.high_water = s.time;
+            state.ids_at_mark.clear();
+        }
+        if s.time == state.high_water && !state.ids_at_mark.contains(&s.id) {
+            state.ids_at_mark.push(s.id);
+        }
+    }
+}
+
+pub fn collect(sink: &mut PageSink<'_>, resource: &ResourceSettings) -> Progress {
+    let size = resource
+        .page_size
+        .unwrap_or(MAX_PAGE_SIZE)
+        .min(MAX_PAGE_SIZE);
+    let lag =
+        i64::try_from(resource.lag_seconds.unwrap_or(DEFAULT_LAG_SECONDS)).unwrap_or(i64::MAX);
+    let window_end = sink.settings().pass_start.saturating_sub(lag);
+    let mut progress = Progress::default();
+    let Some(mut state) = sink.checkpoint().resources.audit_logs.clone() else {
+        progress.error = Some(Failure::Checkpoint(
+            "no checkpoint entry for audit_logs".into(),
+        ));
+        return progress;
+    };
+    let window_start = state.high_water;
+    let mut after: Option<String> = None;
+    // Pages holding only events already stored do not count against MAX_PAGES, so a second
+    // with more events than a pass may fetch still makes progress.
+    let mut counted_pages = 0u32;
+    loop {
+        if window_start > window_end {
+            progress.caught_up = true;
+            break;
+        }
+        if counted_pages >= sink.settings().max_pages {
+            progress.stop(Stop::MaxPages);
+            break;
+        }
+        let path = request_path(window_start, window_end, size, after.as_deref());
+        let response = match sink.fetch(&path) {
+            Fetched::Response(r) => r,
+            Fetched::Stopped(reason) => {
+                progress.stop(reason.into());
+                break;
+            }
+            Fetched::Failed(f) => {
+                progress.error = Some(f);
+                break;
+            }
+        };
+        if response.status != 200 {
+            progress.error = Some(status_failure(response.status, &response.body));
+            break;
+        }
+        let page = match parse_page(&response.body) {
+            Ok(p) => p,
+            Err(m) => {
+                progress.error = Some(Failure::InvalidResponse(m));
+                break;
+            }
+        };
+        if let Some(s) = page
+            .stamps
+            .iter()
+            .find(|s| s.time < window_start || s.time > window_end)
+        {
+            progress.error = Some(Failure::InvalidResponse(format!(
+                "audit log {} is outside the requested window: the filter was not applied",
+                s.id
+            )));
+            break;
+        }
+        if page.has_more && page.after_cursor == after {
+            progress.error = Some(Failure::InvalidResponse(
+                "after_cursor did not advance; stopping rather than asking again".into(),
+            ));
+            break;
+        }
+        let keep: Vec<usize> = (0..page.records.len())
+            .filter(|&i| {
+                let s = page.stamps[i];
+                !(s.time == state.high_water && state.ids_at_mark.contains(&s.id))
+            })
+            .collect();
+        let kept: Vec<&str> = keep.iter().map(|&i| page.records[i]).collect();
+        let kept_stamps: Vec<RecordStamp> = keep.iter().map(|&i| page.stamps[i]).collect();
+        let body = if kept.len() == page.records.len() {
+            response.body.clone()
+        } else {
+            envelope(&kept, page.meta, page.links)
+        };
+        if let Err(f) = sink.store_page(AUDIT_LOGS, &body, &kept, &kept_stamps, &mut progress) {
+            progress.error = Some(f);
+            break;
+        }
+        advance(&mut state, &page.stamps);
+        sink.checkpoint_mut().resources.audit_logs = Some(state.clone());
+        if let Err(f) = sink.save() {
+            progress.error = Some(f);
+            break;
+        }
+        progress.pages += 1;
+        if !kept.is_empty() {
+            counted_pages += 1;
+        }
+        if !page.has_more {
+            progress.caught_up = true;
+            break;
+        }
+        after = page.after_cursor;
+    }
+    let reached = if progress.caught_up {
+        window_end
+    } else {
+        state.high_water
+    };
+    progress.behind = Some(sink.settings().pass_start.saturating_sub(reached).max(0));
+    progress
+}
+
+fn status_failure(status: u16, body: &[u8]) -> Failure {
+    let m = format!("HTTP {status}: {}", excerpt(body));
+    let unavailable = |m: String| {
+        format!(
+            "{m}. This account or token cannot read audit logs (an Enterprise plan and the \
+             auditlogs:read scope are needed); remove audit_logs from RESOURCES to stop \
+             asking"
+        )
+    };
+    match status {
+        401 => Failure::Unauthorized(m),
+        403 => Failure::Forbidden(unavailable(m)),
+        404 => Failure::NotFound(unavailable(m)),
+        _ => Failure::Rejected(m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_carry_the_window_twice_the_sort_and_the_encoded_cursor() {
+        let p = request_path(0, 86_400, 100, Some("a+b/="));
+        assert_eq!(
+            p,
+            "/api/v2/audit_logs.json?filter%5Bcreated%5Fat%5D%5B%5D=1970%2D01%2D01T00%3A00%3A00Z\
+             &filter%5Bcreated%5Fat%5D%5B%5D=1970%2D01%2D02T00%3A00%3A00Z&sort=created_at\
+             &page%5Bsize%5D=100&page%5Bafter%5D=a%2Bb%2F%3D"
+        );
+    }
+
+    #[test]
+    fn parses_pages_and_refuses_unsorted_or_cursorless_ones() {
+        let body = br#"{"audit_logs":[{"id":2,"created_at":"2025-01-01T00:00:01Z"},{"id":1,"created_at":"2025-01-01T00:00:02Z"}],"meta":{"has_more":false,"after_cursor":"x","before_cursor":"y"},"links":{"prev":null,"next":"u"}}"#;
+        let p = parse_page(body).unwrap();
+        assert_eq!(
+            p.stamps[0],
+            RecordStamp {
+                id: 2,
+                time: 1_735_689_601
+            }
+        );
+        assert!(!p.has_more);
+        let unsorted = br#"{"audit_logs":[{"id":2,"created_at":"2025-01-01T00:00:02Z"},{"id":1,"created_at":"2025-01-01T00:00:01Z"}],"meta":{"has_more":false,"after_cursor":null}}"#;
+        assert!(parse_page(unsorted).is_err());
+        let no_cursor = br#"{"audit_logs":[],"meta":{"has_more":true,"after_cursor":null}}"#;
+        assert!(parse_page(no_cursor).is_err());
+        assert!(parse_page(b"<html>").is_err());
+    }
+
+    #[test]
+    fn envelope_keeps_records_byte_for_byte() {
+        let body = envelope(
+            &[r#"{"id":1,  "x":"é"}"#],
+            r#"{"has_more":false}"#,
+            Some("null"),
+        );
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"audit_logs":[{"id":1,  "x":"é"}],"meta":{"has_more":false},"links":null}"#
+        );
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["audit_logs"][0]["x"], "é");
+    }
+
+    #[test]
+    fn the_mark_moves_to_the_newest_second_with_its_ids() {
+        let mut s = AuditLogsState {
+            high_water: 10,
+            ids_at_mark: vec![1],
+        };
+        advance(
+            &mut s,
+            &[
+                RecordStamp { id: 1, time: 10 },
+                RecordStamp { id: 2, time: 10 },
+            ],
+        );
+        assert_eq!((s.high_water, s.ids_at_mark.clone()), (10, vec![1, 2]));
+        advance(
+            &mut s,
+            &[
+                RecordStamp { id: 3, time: 11 },
+                RecordStamp { id: 4, time: 12 },
+            ],
+        );
+        assert_eq!((s.high_water, s.ids_at_mark), (12, vec![4]));
+    }
+}
