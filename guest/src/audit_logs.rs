@@ -8,6 +8,8 @@
 //! come back; the checkpoint lists their ids and they are left out. No cursor is kept across
 //! passes, so a stale cursor can never wedge a feed.
 
+use std::borrow::Cow;
+
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -17,8 +19,8 @@ use time::format_description::well_known::Rfc3339;
 use crate::checkpoint::AuditLogsState;
 use crate::error::Failure;
 use crate::object_key::RecordStamp;
-use crate::pass::{PageSink, Progress, Stop};
-use crate::retry::{Fetched, excerpt};
+use crate::pass::{End, PageSink, Progress, Stop};
+use crate::retry::excerpt;
 use crate::settings::{AUDIT_LOGS, PassSettings, ResourceSettings};
 
 /// Zendesk's maximum page size for audit logs.
@@ -172,13 +174,17 @@ pub fn collect(sink: &mut PageSink<'_>, resource: &ResourceSettings) -> Progress
         ));
         return progress;
     };
-    let window_start = state.high_water;
+    let walk = Walk {
+        start: state.high_water,
+        end: window_end,
+        size,
+    };
     let mut after: Option<String> = None;
     // Pages holding only events already stored do not count against MAX_PAGES, so a second
     // with more events than a pass may fetch still makes progress.
     let mut counted_pages = 0u32;
     loop {
-        if window_start > window_end {
+        if walk.start > walk.end {
             progress.caught_up = true;
             break;
         }
@@ -186,78 +192,17 @@ pub fn collect(sink: &mut PageSink<'_>, resource: &ResourceSettings) -> Progress
             progress.stop(Stop::MaxPages);
             break;
         }
-        let path = request_path(window_start, window_end, size, after.as_deref());
-        let response = match sink.fetch(&path) {
-            Fetched::Response(r) => r,
-            Fetched::Stopped(reason) => {
-                progress.stop(reason.into());
+        match next_page(sink, &walk, &mut state, &mut after, &mut progress) {
+            Ok(Some(kept)) => counted_pages += u32::from(kept > 0),
+            Ok(None) => {
+                progress.caught_up = true;
                 break;
             }
-            Fetched::Failed(f) => {
-                progress.error = Some(f);
+            Err(end) => {
+                progress.end(end);
                 break;
             }
-        };
-        if response.status != 200 {
-            progress.error = Some(status_failure(response.status, &response.body));
-            break;
         }
-        let page = match parse_page(&response.body) {
-            Ok(p) => p,
-            Err(m) => {
-                progress.error = Some(Failure::InvalidResponse(m));
-                break;
-            }
-        };
-        if let Some(s) = page
-            .stamps
-            .iter()
-            .find(|s| s.time < window_start || s.time > window_end)
-        {
-            progress.error = Some(Failure::InvalidResponse(format!(
-                "audit log {} is outside the requested window: the filter was not applied",
-                s.id
-            )));
-            break;
-        }
-        if page.has_more && page.after_cursor == after {
-            progress.error = Some(Failure::InvalidResponse(
-                "after_cursor did not advance; stopping rather than asking again".into(),
-            ));
-            break;
-        }
-        let keep: Vec<usize> = (0..page.records.len())
-            .filter(|&i| {
-                let s = page.stamps[i];
-                !(s.time == state.high_water && state.ids_at_mark.contains(&s.id))
-            })
-            .collect();
-        let kept: Vec<&str> = keep.iter().map(|&i| page.records[i]).collect();
-        let kept_stamps: Vec<RecordStamp> = keep.iter().map(|&i| page.stamps[i]).collect();
-        let body = if kept.len() == page.records.len() {
-            response.body.clone()
-        } else {
-            envelope(&kept, page.meta, page.links)
-        };
-        if let Err(f) = sink.store_page(AUDIT_LOGS, &body, &kept, &kept_stamps, &mut progress) {
-            progress.error = Some(f);
-            break;
-        }
-        advance(&mut state, &page.stamps);
-        sink.checkpoint_mut().resources.audit_logs = Some(state.clone());
-        if let Err(f) = sink.save() {
-            progress.error = Some(f);
-            break;
-        }
-        progress.pages += 1;
-        if !kept.is_empty() {
-            counted_pages += 1;
-        }
-        if !page.has_more {
-            progress.caught_up = true;
-            break;
-        }
-        after = page.after_cursor;
     }
     let reached = if progress.caught_up {
         window_end
@@ -266,6 +211,68 @@ pub fn collect(sink: &mut PageSink<'_>, resource: &ResourceSettings) -> Progress
     };
     progress.behind = Some(sink.settings().pass_start.saturating_sub(reached).max(0));
     progress
+}
+
+/// The window of one pass.
+struct Walk {
+    start: i64,
+    end: i64,
+    size: u32,
+}
+
+/// Fetches, validates and stores one page (its new events only), then moves the checkpoint.
+/// Ok(Some(events kept)) while more pages follow, Ok(None) after the last.
+fn next_page(
+    sink: &mut PageSink<'_>,
+    walk: &Walk,
+    state: &mut AuditLogsState,
+    after: &mut Option<String>,
+    progress: &mut Progress,
+) -> Result<Option<usize>, End> {
+    let path = request_path(walk.start, walk.end, walk.size, after.as_deref());
+    let response = sink.fetch_page(&path, status_failure)?;
+    let page = parse_page(&response.body).map_err(Failure::InvalidResponse)?;
+    if let Some(s) = page
+        .stamps
+        .iter()
+        .find(|s| s.time < walk.start || s.time > walk.end)
+    {
+        return Err(Failure::InvalidResponse(format!(
+            "audit log {} is outside the requested window: the filter was not applied",
+            s.id
+        ))
+        .into());
+    }
+    if page.has_more && page.after_cursor == *after {
+        return Err(Failure::InvalidResponse(
+            "after_cursor did not advance; stopping rather than asking again".into(),
+        )
+        .into());
+    }
+    let keep: Vec<usize> = (0..page.records.len())
+        .filter(|&i| {
+            let s = page.stamps[i];
+            !(s.time == state.high_water && state.ids_at_mark.contains(&s.id))
+        })
+        .collect();
+    let kept: Vec<&str> = keep.iter().map(|&i| page.records[i]).collect();
+    let kept_stamps: Vec<RecordStamp> = keep.iter().map(|&i| page.stamps[i]).collect();
+    // Unchanged pages are stored as sent; only a page with repeats is rebuilt.
+    let body: Cow<'_, [u8]> = if kept.len() == page.records.len() {
+        Cow::Borrowed(&response.body)
+    } else {
+        Cow::Owned(envelope(&kept, page.meta, page.links))
+    };
+    sink.store_page(AUDIT_LOGS, &body, &kept, &kept_stamps, progress)?;
+    advance(state, &page.stamps);
+    sink.checkpoint_mut().resources.audit_logs = Some(state.clone());
+    sink.save()?;
+    progress.pages += 1;
+    if !page.has_more {
+        return Ok(None);
+    }
+    *after = page.after_cursor;
+    Ok(Some(kept.len()))
 }
 
 fn status_failure(status: u16, body: &[u8]) -> Failure {

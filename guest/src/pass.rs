@@ -10,6 +10,7 @@ use crate::bindings::zendesk::crm::pass_control::StopReason;
 use crate::bindings::zendesk::crm::types::Settings;
 use crate::checkpoint::{AuditLogsState, Checkpoint, LoadError, TicketsState};
 use crate::error::Failure;
+use crate::http::Response;
 use crate::log;
 use crate::object_key::{RecordStamp, object_key};
 use crate::retry::{Fetched, Retrier};
@@ -53,6 +54,26 @@ impl Progress {
     pub fn stop(&mut self, why: Stop) {
         self.stopped = Some(why);
     }
+
+    pub fn end(&mut self, end: End) {
+        match end {
+            End::Stop(why) => self.stop(why),
+            End::Fail(failure) => self.error = Some(failure),
+        }
+    }
+}
+
+/// Why a resource's page loop ends before the end of its data.
+#[derive(Debug)]
+pub enum End {
+    Stop(Stop),
+    Fail(Failure),
+}
+
+impl From<Failure> for End {
+    fn from(f: Failure) -> End {
+        End::Fail(f)
+    }
 }
 
 /// What a resource's collector uses: requests with retries, the object store and the
@@ -77,8 +98,19 @@ impl<'a> PageSink<'a> {
         &mut self.checkpoint
     }
 
-    pub fn fetch(&mut self, path_and_query: &str) -> Fetched {
-        self.retrier.fetch(&self.settings.origin, path_and_query)
+    /// Fetches a page with retries. Anything but a 200 ends the loop: a stop, a failure, or
+    /// a status the resource names with `status_failure`.
+    pub fn fetch_page(
+        &mut self,
+        path_and_query: &str,
+        status_failure: impl FnOnce(u16, &[u8]) -> Failure,
+    ) -> Result<Response, End> {
+        match self.retrier.fetch(&self.settings.origin, path_and_query) {
+            Fetched::Response(r) if r.status == 200 => Ok(r),
+            Fetched::Response(r) => Err(End::Fail(status_failure(r.status, &r.body))),
+            Fetched::Stopped(reason) => Err(End::Stop(reason.into())),
+            Fetched::Failed(f) => Err(End::Fail(f)),
+        }
     }
 
     /// Stores a page's records as one object (nothing for an empty page) and counts them.

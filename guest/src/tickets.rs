@@ -12,8 +12,8 @@ use serde_json::value::RawValue;
 use crate::checkpoint::TicketsState;
 use crate::error::Failure;
 use crate::object_key::RecordStamp;
-use crate::pass::{PageSink, Progress};
-use crate::retry::{Fetched, excerpt};
+use crate::pass::{End, PageSink, Progress, Stop};
+use crate::retry::excerpt;
 use crate::settings::{INCREMENTAL_TICKETS, PassSettings, ResourceSettings};
 
 /// Zendesk's documented maximum (and default) page size for this export.
@@ -116,68 +116,57 @@ pub fn collect(sink: &mut PageSink<'_>, resource: &ResourceSettings) -> Progress
     };
     loop {
         if progress.pages >= sink.settings().max_pages {
-            progress.stop(crate::pass::Stop::MaxPages);
+            progress.stop(Stop::MaxPages);
             break;
         }
-        let path = request_path(&state, per_page);
-        let response = match sink.fetch(&path) {
-            Fetched::Response(r) => r,
-            Fetched::Stopped(reason) => {
-                progress.stop(reason.into());
+        match next_page(sink, &mut state, per_page, &mut progress) {
+            Ok(true) => {}
+            Ok(false) => {
+                progress.caught_up = true;
                 break;
             }
-            Fetched::Failed(f) => {
-                progress.error = Some(f);
+            Err(end) => {
+                progress.end(end);
                 break;
             }
-        };
-        if response.status != 200 {
-            let by_start_time = state.cursor.is_none();
-            progress.error = Some(status_failure(
-                response.status,
-                &response.body,
-                by_start_time,
-            ));
-            break;
-        }
-        let page = match parse_page(&response.body) {
-            Ok(p) => p,
-            Err(m) => {
-                progress.error = Some(Failure::InvalidResponse(m));
-                break;
-            }
-        };
-        if !page.end_of_stream && page.after_cursor == state.cursor {
-            progress.error = Some(Failure::InvalidResponse(
-                "after_cursor did not advance; stopping rather than asking again".into(),
-            ));
-            break;
-        }
-        if let Err(f) = sink.store_page(
-            INCREMENTAL_TICKETS,
-            &response.body,
-            &page.records,
-            &page.stamps,
-            &mut progress,
-        ) {
-            progress.error = Some(f);
-            break;
-        }
-        if let Some(c) = page.after_cursor {
-            state.cursor = Some(c);
-        }
-        sink.checkpoint_mut().resources.incremental_tickets = Some(state.clone());
-        if let Err(f) = sink.save() {
-            progress.error = Some(f);
-            break;
-        }
-        progress.pages += 1;
-        if page.end_of_stream {
-            progress.caught_up = true;
-            break;
         }
     }
     progress
+}
+
+/// Fetches, validates and stores one page, then moves the checkpoint past it. Ok(false) at
+/// the end of the stream.
+fn next_page(
+    sink: &mut PageSink<'_>,
+    state: &mut TicketsState,
+    per_page: u32,
+    progress: &mut Progress,
+) -> Result<bool, End> {
+    let by_start_time = state.cursor.is_none();
+    let response = sink.fetch_page(&request_path(state, per_page), |status, body| {
+        status_failure(status, body, by_start_time)
+    })?;
+    let page = parse_page(&response.body).map_err(Failure::InvalidResponse)?;
+    if !page.end_of_stream && page.after_cursor == state.cursor {
+        return Err(Failure::InvalidResponse(
+            "after_cursor did not advance; stopping rather than asking again".into(),
+        )
+        .into());
+    }
+    sink.store_page(
+        INCREMENTAL_TICKETS,
+        &response.body,
+        &page.records,
+        &page.stamps,
+        progress,
+    )?;
+    if let Some(c) = page.after_cursor {
+        state.cursor = Some(c);
+    }
+    sink.checkpoint_mut().resources.incremental_tickets = Some(state.clone());
+    sink.save()?;
+    progress.pages += 1;
+    Ok(!page.end_of_stream)
 }
 
 fn status_failure(status: u16, body: &[u8], by_start_time: bool) -> Failure {
