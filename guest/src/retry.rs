@@ -50,12 +50,14 @@ impl Retrier {
             if let Some(reason) = pass_control::stop_requested() {
                 return Fetched::Stopped(reason);
             }
-            let result = http::get(
-                origin,
-                path_and_query,
-                self.policy.timeout_ms,
-                self.max_page_bytes,
-            );
+            // No attempt outlives the pass deadline: a slow response ends at it, and the
+            // next loop turn stops the resource at its last stored page.
+            let timeout_ms = match pass_control::time_left_ms() {
+                Some(0) => return Fetched::Stopped(StopReason::Deadline),
+                Some(left) => left.min(self.policy.timeout_ms),
+                None => self.policy.timeout_ms,
+            };
+            let result = http::get(origin, path_and_query, timeout_ms, self.max_page_bytes);
             let (wait_ms, why) = match result {
                 Ok(r) if r.status == 429 || r.status >= 500 => {
                     let retry_after = r.header("retry-after").and_then(|v| v.parse::<u64>().ok());

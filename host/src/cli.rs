@@ -33,6 +33,19 @@ pub enum LogFormat {
 pub enum Command {
     /// Runs one collection pass and prints a JSON summary on stdout.
     Run(RunArgs),
+    /// Runs a pass at once and then on an interval, until SIGINT/SIGTERM; prints one JSON
+    /// summary line per pass.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Time between pass starts, e.g. `1h`, `15m`. A pass that overruns delays the next one.
+    #[arg(long, env = "SCHEDULE_EVERY", value_parser = humantime::parse_duration, hide_env_values = true)]
+    pub every: std::time::Duration,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -162,6 +175,27 @@ pub struct RunArgs {
         hide_env_values = true
     )]
     pub max_retry_wait: u64,
+
+    /// Wall-clock budget of a pass, e.g. `50m`. Near it the component stops after the page in
+    /// flight (no request or wait outlives it); a component that does not return within 30 s
+    /// more is stopped.
+    #[arg(long, env = "PASS_DEADLINE", value_parser = humantime::parse_duration, default_value = "50m", hide_env_values = true)]
+    pub deadline: std::time::Duration,
+
+    /// Most linear memory the component may use, in MiB.
+    #[arg(
+        long,
+        env = "MEMORY_LIMIT_MIB",
+        default_value_t = 1024,
+        hide_env_values = true
+    )]
+    pub memory_limit_mib: u64,
+
+    /// Where compiled code is cached between runs (must be writable; on a read-only root
+    /// filesystem point it at a volume). Default: $XDG_CACHE_HOME or ~/.cache, then
+    /// `zendesk-crm`; none when neither is set.
+    #[arg(long, env = "ZENDESK_CRM_CACHE_DIR", hide_env_values = true)]
+    pub cache_dir: Option<PathBuf>,
 
     /// Move the existing checkpoint aside (kept as `STATE_KEY.reset-<unix>`) and start again
     /// as a first run.

@@ -2,6 +2,8 @@
 //! rest of the host works only with this.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::bindings::{OutputFormat, ResourceRequest, RetryPolicy, Settings};
 use crate::cli::{OutputFormatArg, RunArgs};
@@ -31,7 +33,7 @@ pub enum ConfigError {
 #[derive(Debug)]
 pub struct PassConfig {
     pub base_url: String,
-    pub egress: EgressPolicy,
+    pub egress: Arc<EgressPolicy>,
     pub resources: Vec<String>,
     pub page_size: Option<u32>,
     pub max_pages: u32,
@@ -49,6 +51,9 @@ pub struct PassConfig {
     pub reset_state: bool,
     pub component: Option<PathBuf>,
     pub pass_start: Option<i64>,
+    pub deadline: Duration,
+    pub memory_limit_bytes: usize,
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl PassConfig {
@@ -78,12 +83,18 @@ impl PassConfig {
         if args.http_timeout == 0 {
             return Err(ConfigError::Zero("HTTP_TIMEOUT"));
         }
+        if args.memory_limit_mib == 0 {
+            return Err(ConfigError::Zero("MEMORY_LIMIT_MIB"));
+        }
+        if args.deadline.is_zero() {
+            return Err(ConfigError::Zero("PASS_DEADLINE"));
+        }
         if args.page_size == Some(0) {
             return Err(ConfigError::Zero("PAGE_SIZE"));
         }
         Ok(PassConfig {
             base_url: args.base_url.trim_end_matches('/').to_owned(),
-            egress,
+            egress: Arc::new(egress),
             resources,
             page_size: args.page_size,
             max_pages: args.max_pages,
@@ -104,6 +115,10 @@ impl PassConfig {
             reset_state: args.reset_state,
             component: args.component,
             pass_start: args.pass_start,
+            deadline: args.deadline,
+            memory_limit_bytes: usize::try_from(args.memory_limit_mib.saturating_mul(1 << 20))
+                .unwrap_or(usize::MAX),
+            cache_dir: args.cache_dir.or_else(default_cache_dir),
         })
     }
 
@@ -138,4 +153,12 @@ impl PassConfig {
             max_page_bytes: self.max_page_bytes,
         }
     }
+}
+
+/// `$XDG_CACHE_HOME/zendesk-crm`, else `~/.cache/zendesk-crm`.
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("zendesk-crm"))
 }

@@ -4,19 +4,30 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// Shared between the signal handler (which sets it) and the running pass (which reads it).
+/// Shared between the signal handler (which sets it) and the passes and schedule (which read
+/// it, or wait for it).
 #[derive(Debug, Clone, Default)]
-pub struct StopFlag(Arc<AtomicBool>);
+pub struct StopFlag(Arc<(AtomicBool, Notify)>);
 
 impl StopFlag {
     pub fn request(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.0.store(true, Ordering::SeqCst);
+        self.0.1.notify_waiters();
     }
 
     pub fn is_requested(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.0.load(Ordering::SeqCst)
+    }
+
+    /// Returns once a stop is requested.
+    pub async fn requested(&self) {
+        let notified = self.0.1.notified();
+        if !self.is_requested() {
+            notified.await;
+        }
     }
 }
 

@@ -17,6 +17,10 @@ pub enum Exit {
     /// A resource is not available to this account or token (403 or 404: a plan without audit
     /// logs, a missing scope) and nothing else failed; the other resources ran.
     ResourceUnavailable,
+    /// The pass deadline ended a resource before it caught up (nothing failed; its checkpoint
+    /// is at its last stored page and the next pass continues), or the component did not
+    /// return in time and was stopped.
+    Deadline,
     /// The checkpoint exists but cannot be used: corrupt, torn, foreign or from a newer
     /// version. Nothing was collected; nothing was overwritten.
     CheckpointUnreadable,
@@ -37,6 +41,7 @@ impl Exit {
             Exit::CheckpointLocked => 5,
             Exit::Storage => 6,
             Exit::ResourceUnavailable => 7,
+            Exit::Deadline => 8,
         }
     }
 }

@@ -28,6 +28,40 @@ pub struct PassState {
     pub control: PassControl,
     /// Whether the checkpoint was absent when the guest loaded it.
     pub checkpoint_absent: Option<bool>,
+    pub memory: MemoryCap,
+}
+
+/// The memory cap of one instance, remembering whether it refused growth so the error can
+/// say so instead of showing the guest's abort.
+#[derive(Debug)]
+pub struct MemoryCap {
+    pub limit_bytes: usize,
+    pub hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit_bytes {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references; the collector needs a few thousand at most.
+        Ok(desired <= 1 << 20)
+    }
 }
 
 impl PassState {
@@ -38,6 +72,7 @@ impl PassState {
         storage: Arc<dyn Storage>,
         keys: KeyPolicy,
         control: PassControl,
+        memory_limit_bytes: usize,
     ) -> PassState {
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
@@ -53,6 +88,10 @@ impl PassState {
             keys,
             control,
             checkpoint_absent: None,
+            memory: MemoryCap {
+                limit_bytes: memory_limit_bytes,
+                hit: false,
+            },
         }
     }
 }

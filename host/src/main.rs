@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     };
     let exit = match cli.command {
         Command::Run(args) => runtime.block_on(zendesk_crm::pass::run(args)),
+        Command::Serve(args) => runtime.block_on(zendesk_crm::pass::serve(args)),
     };
     exit.into()
 }

@@ -1,48 +1,127 @@
-//! `run`: one pass from configuration to summary and exit code.
+//! `run` (one pass) and `serve` (passes on an interval): from configuration to summaries and
+//! an exit code. Both share one engine and compiled component for the life of the process.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
+use tokio::time::Instant;
 
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, ServeArgs};
 use crate::config::PassConfig;
 use crate::control::{PassControl, StopFlag};
 use crate::egress::Egress;
 use crate::exit::Exit;
 use crate::imports::PassState;
-use crate::runtime::{EMBEDDED_COMPONENT, Runtime};
+use crate::runtime::{EMBEDDED_COMPONENT, PassResult, Runtime};
 use crate::storage::KeyPolicy;
 use crate::storage::local::{LocalStore, OpenError};
 use crate::summary::{self, ErrorSummary, Summary};
 
 /// Runs one pass, prints its summary on stdout and returns the exit code.
 pub async fn run(args: RunArgs) -> Exit {
-    let config = match PassConfig::from_args(args, |k| std::env::var(k).ok()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "invalid configuration");
-            return Exit::Config;
-        }
+    let (config, runtime) = match prepare(args) {
+        Ok(ready) => ready,
+        Err(exit) => return exit,
     };
+    let stop = StopFlag::default();
+    watch_signals(stop.clone());
+    let (summary, exit) = one_pass(&runtime, &config, &stop, config.reset_state).await;
+    if let Some(summary) = summary {
+        match serde_json::to_string_pretty(&summary) {
+            Ok(json) => println!("{json}"),
+            Err(e) => tracing::error!(error = %e, "cannot print the summary"),
+        }
+    }
+    exit
+}
+
+/// Runs a pass at once and then every `--every` until SIGINT/SIGTERM, never two at a time.
+/// Prints one JSON summary line per pass. A failing pass is logged and the schedule goes on.
+pub async fn serve(args: ServeArgs) -> Exit {
+    let every = args.every;
+    let (config, runtime) = match prepare(args.run) {
+        Ok(ready) => ready,
+        Err(exit) => return exit,
+    };
+    let stop = StopFlag::default();
+    watch_signals(stop.clone());
+    tracing::info!(every = %humantime::format_duration(every), "serving");
+    let mut reset = config.reset_state;
+    loop {
+        let started = Instant::now();
+        let (summary, exit) = one_pass(&runtime, &config, &stop, reset).await;
+        reset = false;
+        if let Some(summary) = summary {
+            match serde_json::to_string(&summary) {
+                Ok(json) => println!("{json}"),
+                Err(e) => tracing::error!(error = %e, "cannot print the summary"),
+            }
+        }
+        if exit != Exit::Success {
+            tracing::warn!(
+                exit = exit.code(),
+                "pass did not succeed; the schedule goes on"
+            );
+        }
+        if stop.is_requested() {
+            break;
+        }
+        let next = started + every;
+        let now = Instant::now();
+        if now > next {
+            tracing::warn!(
+                overran_by = %humantime::format_duration(now - next),
+                "the pass overran the interval; the next one starts now"
+            );
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = stop.requested() => break,
+        }
+    }
+    tracing::info!("stopped");
+    Exit::Success
+}
+
+fn prepare(args: RunArgs) -> Result<(PassConfig, Runtime), Exit> {
+    let config = PassConfig::from_args(args, |k| std::env::var(k).ok()).map_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+        Exit::Config
+    })?;
+    let runtime = load_runtime(&config).map_err(|e| {
+        tracing::error!(error = format!("{e:#}"), "cannot load the component");
+        Exit::Internal
+    })?;
+    Ok((config, runtime))
+}
+
+/// One pass: open the store (taking its lock for the pass), run the component, summarise.
+/// No summary when the store could not be opened.
+async fn one_pass(
+    runtime: &Runtime,
+    config: &PassConfig,
+    stop: &StopFlag,
+    reset: bool,
+) -> (Option<Summary>, Exit) {
     let pass_start = config.pass_start.unwrap_or_else(now_unix);
     let store = match LocalStore::open(&config.out, &config.state_key) {
         Ok(s) => s,
         Err(e @ OpenError::Locked(_)) => {
             tracing::error!(error = %e, "checkpoint is locked; is another pass running?");
-            return Exit::CheckpointLocked;
+            return (None, Exit::CheckpointLocked);
         }
         Err(e @ OpenError::BadStateKey(_)) => {
             tracing::error!(error = %e, "invalid STATE_KEY");
-            return Exit::Config;
+            return (None, Exit::Config);
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot open the output directory");
-            return Exit::Storage;
+            return (None, Exit::Storage);
         }
     };
     let checkpoint = store.state_path().display().to_string();
-    if config.reset_state {
+    if reset {
         match store.reset_checkpoint(pass_start) {
             Ok(Some(aside)) => {
                 tracing::warn!(kept_as = %aside.display(), "checkpoint moved aside; this pass is a first run");
@@ -50,29 +129,26 @@ pub async fn run(args: RunArgs) -> Exit {
             Ok(None) => tracing::info!("no checkpoint to reset"),
             Err(e) => {
                 tracing::error!(error = %e, "cannot move the checkpoint aside");
-                return Exit::Storage;
+                return (None, Exit::Storage);
             }
         }
     }
-    let runtime = match load_runtime(&config) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "cannot load the component");
-            return Exit::Internal;
-        }
-    };
 
-    let control = PassControl::default();
-    watch_signals(control.stop.clone());
+    let deadline = Instant::now() + config.deadline;
+    let control = PassControl {
+        stop: stop.clone(),
+        deadline: Some(deadline),
+    };
     let settings = config.settings(pass_start);
     let state = PassState::new(
-        Egress::new(Arc::new(config.egress)),
+        Egress::new(Arc::clone(&config.egress)),
         Arc::new(store),
         KeyPolicy::new(&config.prefix, &config.state_key),
         control,
+        config.memory_limit_bytes,
     );
     tracing::info!(pass_start, resources = %config.resources.join(","), %checkpoint, "pass starting");
-    let (result, state) = runtime.run_pass(state, &settings).await;
+    let (result, state) = runtime.run_pass(state, &settings, Some(deadline)).await;
     let mut summary = Summary {
         ok: false,
         pass_start,
@@ -82,7 +158,7 @@ pub async fn run(args: RunArgs) -> Exit {
         error: None,
     };
     let exit = match result {
-        Ok(Ok(outcomes)) => {
+        PassResult::Returned(Ok(outcomes)) => {
             summary.resources = outcomes
                 .into_iter()
                 .map(summary::from_wit_outcome)
@@ -90,18 +166,43 @@ pub async fn run(args: RunArgs) -> Exit {
             summary.ok = summary.resources.iter().all(|r| r.error.is_none());
             summary.exit()
         }
-        Ok(Err(setup)) => {
+        PassResult::Returned(Err(setup)) => {
             let (error, exit) = summary::from_wit_setup_error(setup, &checkpoint);
             tracing::error!(kind = error.kind, error = %error.message, "pass did not start");
             summary.error = Some(error);
             exit
         }
-        Err(trap) => {
+        PassResult::Failed(trap) => {
             let message = format!("{trap:#}");
             tracing::error!(error = %message, "the component failed");
             summary.error = Some(ErrorSummary::new("internal", message));
             Exit::Internal
         }
+        PassResult::Overran => {
+            let message = format!(
+                "the component did not stop at its deadline ({}) and was stopped; the \
+                 checkpoint is at the last stored page",
+                humantime::format_duration(config.deadline)
+            );
+            tracing::error!(error = %message, "deadline overrun");
+            summary.error = Some(ErrorSummary::new("deadline_exceeded", message));
+            Exit::Deadline
+        }
+    };
+    // Whether the component trapped or failed softly (an allocation it could refuse), a
+    // refused growth is the cause worth naming.
+    let exit = if state.memory.hit {
+        let message = format!(
+            "the component needed more than the memory cap of {} MiB (MEMORY_LIMIT_MIB); the \
+             checkpoint is at the last stored page",
+            config.memory_limit_bytes >> 20
+        );
+        tracing::error!(error = %message, "memory cap reached");
+        summary.ok = false;
+        summary.error = Some(ErrorSummary::new("memory_limit", message));
+        Exit::Internal
+    } else {
+        exit
     };
     for r in &summary.resources {
         match &r.error {
@@ -109,25 +210,22 @@ pub async fn run(args: RunArgs) -> Exit {
                 tracing::error!(resource = %r.name, kind = e.kind, error = %e.message, "resource failed")
             }
             None => {
-                tracing::info!(resource = %r.name, pages = r.pages, records = r.records, caught_up = r.caught_up, "resource done")
+                tracing::info!(resource = %r.name, pages = r.pages, records = r.records, caught_up = r.caught_up, stopped = r.stopped.unwrap_or("no"), "resource done")
             }
         }
     }
-    match serde_json::to_string_pretty(&summary) {
-        Ok(json) => println!("{json}"),
-        Err(e) => tracing::error!(error = %e, "cannot print the summary"),
-    }
-    exit
+    (Some(summary), exit)
 }
 
 fn load_runtime(config: &PassConfig) -> anyhow::Result<Runtime> {
+    let cache = config.cache_dir.as_deref();
     match &config.component {
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            Runtime::new(&bytes)
+            Runtime::new(&bytes, cache)
         }
-        None => Runtime::new(EMBEDDED_COMPONENT),
+        None => Runtime::new(EMBEDDED_COMPONENT, cache),
     }
 }
 

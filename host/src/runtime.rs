@@ -1,8 +1,12 @@
-//! The wasmtime side: one engine and one pre-linked component, instantiated once per pass.
+//! The wasmtime side: one engine and one pre-linked component, instantiated once per pass
+//! (and shared by every pass of a `serve` process).
+
+use std::path::Path;
+use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
 
 use crate::bindings::zendesk::crm::{checkpoint_store, log, object_store, pass_control, types};
 use crate::bindings::{CollectorComponentPre, ResourceOutcome, Settings, SetupError};
@@ -12,15 +16,43 @@ use crate::imports::PassState;
 pub static EMBEDDED_COMPONENT: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/zendesk_crm_guest.wasm"));
 
+/// How long a component may run past its deadline before it is stopped: it stops by itself
+/// at the deadline, so this covers only a host call already under way.
+pub const DEADLINE_GRACE: Duration = Duration::from_secs(30);
+
+/// How a pass ended, seen from the host.
+pub enum PassResult {
+    /// The component returned.
+    Returned(Result<Vec<ResourceOutcome>, SetupError>),
+    /// It trapped or the host failed.
+    Failed(anyhow::Error),
+    /// It ran past its deadline and grace and was stopped.
+    Overran,
+}
+
 pub struct Runtime {
     engine: Engine,
     pre: CollectorComponentPre<PassState>,
 }
 
 impl Runtime {
-    /// Compiles `component` and links it against WASI, `wasi:http` and our imports.
-    pub fn new(component: &[u8]) -> anyhow::Result<Runtime> {
-        let engine = Engine::new(&Config::new())?;
+    /// Compiles `component` (or finds it in `cache_dir`) and links it against WASI,
+    /// `wasi:http` and our imports.
+    pub fn new(component: &[u8], cache_dir: Option<&Path>) -> anyhow::Result<Runtime> {
+        let mut config = Config::new();
+        if let Some(dir) = cache_dir {
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            match Cache::new(cache) {
+                Ok(cache) => {
+                    config.cache(Some(cache));
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "compiled-code cache off");
+                }
+            }
+        }
+        let engine = Engine::new(&config)?;
         let component =
             Component::new(&engine, component).context("compiling the collector component")?;
         let mut linker = Linker::<PassState>::new(&engine);
@@ -39,26 +71,40 @@ impl Runtime {
         Ok(Runtime { engine, pre })
     }
 
-    /// Runs one pass in a fresh instance. The outer error is a trap or host failure; the
-    /// inner one is the component's own setup error.
+    /// Runs one pass in a fresh instance, under the state's memory cap, stopping it if it runs
+    /// `DEADLINE_GRACE` past `hard_limit`.
     pub async fn run_pass(
         &self,
         state: PassState,
         settings: &Settings,
-    ) -> (
-        anyhow::Result<Result<Vec<ResourceOutcome>, SetupError>>,
-        PassState,
-    ) {
+        hard_limit: Option<tokio::time::Instant>,
+    ) -> (PassResult, PassState) {
         let mut store = Store::new(&self.engine, state);
-        let result = async {
+        store.limiter(|s| &mut s.memory);
+        let run = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
             let outcome = instance
                 .zendesk_crm_collector()
                 .call_run(&mut store, settings)
                 .await?;
             anyhow::Ok(outcome)
-        }
-        .await;
+        };
+        let result = match hard_limit {
+            Some(limit) => tokio::time::timeout_at(limit + DEADLINE_GRACE, run)
+                .await
+                .unwrap_or_else(|_| Err(anyhow::anyhow!(Overran))),
+            None => run.await,
+        };
+        let result = match result {
+            Ok(r) => PassResult::Returned(r),
+            Err(e) if e.is::<Overran>() => PassResult::Overran,
+            Err(e) => PassResult::Failed(e),
+        };
         (result, store.into_data())
     }
 }
+
+/// Marks the timeout of a component that did not stop by itself.
+#[derive(Debug, thiserror::Error)]
+#[error("the component ran past its deadline")]
+struct Overran;

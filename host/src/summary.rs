@@ -147,7 +147,11 @@ impl Summary {
             .iter()
             .filter_map(|r| r.error.as_ref())
             .map(|e| e.kind);
-        let mut exit = Exit::Success;
+        let mut exit = if self.resources.iter().any(|r| r.stopped == Some("deadline")) {
+            Exit::Deadline
+        } else {
+            Exit::Success
+        };
         for kind in kinds {
             if kind == "forbidden" || kind == "not_found" {
                 exit = Exit::ResourceUnavailable;

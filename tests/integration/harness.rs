@@ -75,6 +75,8 @@ impl Collector {
         env.insert("START_TIME".into(), "0".into());
         env.insert("RESOURCES".into(), "incremental_tickets".into());
         env.insert("RUST_LOG".into(), "debug".into());
+        // Compile the component once per test run, not once per pass.
+        env.insert("ZENDESK_CRM_CACHE_DIR".into(), cache_dir());
         Collector {
             out: tempfile::tempdir().expect("temp dir"),
             base_url: sim.base_url(),
@@ -98,14 +100,8 @@ impl Collector {
     }
 
     pub fn run_at(&self, pass_start: i64, args: &[&str]) -> Pass {
-        let output = Command::new(env!("CARGO_BIN_EXE_zendesk-crm"))
-            .env_clear()
-            .envs(&self.env)
-            .env("ZENDESK_BASE_URL", &self.base_url)
-            .env("ZENDESK_CRM_PASS_START", pass_start.to_string())
-            .arg("run")
-            .arg("--out")
-            .arg(self.out.path())
+        let output = self
+            .command("run", pass_start)
             .args(args)
             .output()
             .expect("running zendesk-crm");
@@ -114,6 +110,20 @@ impl Collector {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
+    }
+
+    /// `zendesk-crm <subcommand>` configured like [`Collector::run`], to run as the test likes.
+    pub fn command(&self, subcommand: &str, pass_start: i64) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_zendesk-crm"));
+        command
+            .env_clear()
+            .envs(&self.env)
+            .env("ZENDESK_BASE_URL", &self.base_url)
+            .env("ZENDESK_CRM_PASS_START", pass_start.to_string())
+            .arg(subcommand)
+            .arg("--out")
+            .arg(self.out.path());
+        command
     }
 
     pub fn state_path(&self) -> PathBuf {
@@ -193,6 +203,14 @@ fn collect_files(root: &Path, dir: &Path, found: &mut BTreeMap<String, Vec<u8>>)
             found.insert(key, std::fs::read(&path).expect("readable file"));
         }
     }
+}
+
+/// A compiled-code cache in cargo's per-target temporary directory, shared by the test run.
+fn cache_dir() -> String {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("compiled-component-cache")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Sorted, and asserted free of duplicates.

@@ -7,4 +7,5 @@ mod audit_logs;
 mod bad_input;
 mod paging;
 mod retries;
+mod schedule;
 mod secrets;
