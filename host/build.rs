@@ -1,5 +1,6 @@
-//! Builds the guest component (`guest/`) for `wasm32-wasip2` in release, in a target directory
-//! of its own, so the host embeds it and `cargo build` is the only build step.
+//! Builds the guest component (`guest/`) for `wasm32-wasip2` with the workspace's `component`
+//! profile (size-optimised, fat LTO), in a target directory of its own, so the host embeds it
+//! and `cargo build` is the only build step.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -33,7 +34,8 @@ fn main() {
         .current_dir(&root)
         .args([
             "build",
-            "--release",
+            "--profile",
+            "component",
             "--target",
             "wasm32-wasip2",
             "-p",
@@ -51,7 +53,7 @@ fn main() {
         .status()
         .expect("running cargo to build the guest component");
     assert!(status.success(), "building the guest component failed");
-    let built = target_dir.join("wasm32-wasip2/release/zendesk_crm_guest.wasm");
+    let built = target_dir.join("wasm32-wasip2/component/zendesk_crm_guest.wasm");
     std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
 }
 

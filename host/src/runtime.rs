@@ -108,3 +108,58 @@ impl Runtime {
 #[derive(Debug, thiserror::Error)]
 #[error("the component ran past its deadline")]
 struct Overran;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the component may import: `wasi:http` (the only way out), our own interfaces, and
+    /// what `wasi:http` and Rust's standard library bring, which the host gives nothing
+    /// (empty environment and arguments, no stdio). No filesystem, no sockets, no wall clock,
+    /// no randomness.
+    const DOCUMENTED_IMPORTS: &[&str] = &[
+        // Rust's standard library (at the WASI version its target pins).
+        "wasi:cli/environment@0.2.6",
+        "wasi:cli/exit@0.2.6",
+        "wasi:cli/stderr@0.2.6",
+        "wasi:cli/stdin@0.2.6",
+        "wasi:cli/stdout@0.2.6",
+        "wasi:cli/terminal-input@0.2.6",
+        "wasi:cli/terminal-output@0.2.6",
+        "wasi:cli/terminal-stderr@0.2.6",
+        "wasi:cli/terminal-stdin@0.2.6",
+        "wasi:cli/terminal-stdout@0.2.6",
+        // Timeouts and back-off; there is no wall clock and no randomness.
+        "wasi:clocks/monotonic-clock@0.2.12",
+        // The one way out, and what it is made of.
+        "wasi:http/outgoing-handler@0.2.12",
+        "wasi:http/types@0.2.12",
+        "wasi:io/error@0.2.12",
+        "wasi:io/poll@0.2.12",
+        "wasi:io/streams@0.2.12",
+        // Ours.
+        "zendesk:crm/checkpoint-store@0.1.0",
+        "zendesk:crm/log@0.1.0",
+        "zendesk:crm/object-store@0.1.0",
+        "zendesk:crm/pass-control@0.1.0",
+        "zendesk:crm/types@0.1.0",
+    ];
+
+    #[test]
+    fn component_imports_are_exactly_the_documented_ones() {
+        let engine = Engine::default();
+        let component = Component::new(&engine, EMBEDDED_COMPONENT).unwrap();
+        let mut imports: Vec<String> = component
+            .component_type()
+            .imports(&engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        imports.sort();
+        assert_eq!(imports, DOCUMENTED_IMPORTS);
+        assert!(
+            !imports
+                .iter()
+                .any(|i| i.starts_with("wasi:filesystem") || i.starts_with("wasi:sockets"))
+        );
+    }
+}
