@@ -18,7 +18,3 @@ pub fn info(message: &str, fields: &[(&str, String)]) {
 pub fn warn(message: &str, fields: &[(&str, String)]) {
     event(Level::Warn, message, fields);
 }
-
-pub fn debug(message: &str, fields: &[(&str, String)]) {
-    event(Level::Debug, message, fields);
-}

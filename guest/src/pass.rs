@@ -151,9 +151,14 @@ impl<'a> PageSink<'a> {
             }
             Err(e) => return Err(Failure::Store(format!("{key}: {}", store_error(e)))),
         }
-        log::debug(
+        // One line per page at info level, so a long pass can be watched.
+        log::info(
             "page stored",
-            &[("key", key), ("records", records.len().to_string())],
+            &[
+                ("resource", resource.to_owned()),
+                ("records", records.len().to_string()),
+                ("key", key),
+            ],
         );
         progress.records += records.len() as u64;
         let newest = stamps.iter().map(|s| s.time).max();

@@ -13,12 +13,17 @@ use http::{HeaderValue, Method, Request};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::credentials::Credentials;
+use crate::stats::PassStats;
 
-/// API paths the collector reads. Exact matches: no prefix tricks, no `..`.
-pub const ALLOWED_PATHS: &[&str] = &[
-    "/api/v2/incremental/tickets/cursor.json",
-    "/api/v2/audit_logs.json",
-    "/api/v2/access_logs",
+/// API paths the collector reads, and the resource each serves. Exact matches: no prefix
+/// tricks, no `..`.
+pub const API_PATHS: &[(&str, &str)] = &[
+    (
+        "/api/v2/incremental/tickets/cursor.json",
+        "incremental_tickets",
+    ),
+    ("/api/v2/audit_logs.json", "audit_logs"),
+    ("/api/v2/access_logs", "access_logs"),
 ];
 
 /// Why the base URL cannot be used as the origin.
@@ -100,7 +105,7 @@ impl EgressPolicy {
             );
             return Err(Refusal::Origin(origin));
         }
-        if !ALLOWED_PATHS.contains(&uri.path()) {
+        if !API_PATHS.iter().any(|(path, _)| *path == uri.path()) {
             return Err(Refusal::Path(uri.path().to_owned()));
         }
         let headers = request.headers_mut();
@@ -121,11 +126,12 @@ fn is_loopback(host: &str) -> bool {
 /// The `wasi:http` hooks of one pass.
 pub struct Egress {
     policy: Arc<EgressPolicy>,
+    stats: PassStats,
 }
 
 impl Egress {
-    pub fn new(policy: Arc<EgressPolicy>) -> Egress {
-        Egress { policy }
+    pub fn new(policy: Arc<EgressPolicy>, stats: PassStats) -> Egress {
+        Egress { policy, stats }
     }
 }
 
@@ -150,9 +156,19 @@ impl WasiHttpHooks for Egress {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         tracing::debug!(method = %request.method(), path = %request.uri().path(), "request");
+        let resource = API_PATHS
+            .iter()
+            .find(|(path, _)| *path == request.uri().path())
+            .map(|(_, resource)| *resource);
+        let stats = self.stats.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            if response.status() == http::StatusCode::TOO_MANY_REQUESTS
+                && let Some(resource) = resource
+            {
+                stats.add_rate_limited(resource);
+            }
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,

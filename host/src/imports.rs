@@ -15,6 +15,7 @@ use crate::bindings::zendesk::crm::pass_control::StopReason;
 use crate::bindings::zendesk::crm::{checkpoint_store, log, object_store, pass_control, types};
 use crate::control::PassControl;
 use crate::egress::Egress;
+use crate::stats::{PassStats, resource_of_key};
 use crate::storage::{KeyPolicy, Put, SaveMode, Storage, StorageError};
 
 /// Everything one pass's component instance can reach.
@@ -29,6 +30,7 @@ pub struct PassState {
     /// Whether the checkpoint was absent when the guest loaded it.
     pub checkpoint_absent: Option<bool>,
     pub memory: MemoryCap,
+    pub stats: PassStats,
 }
 
 /// The memory cap of one instance, remembering whether it refused growth so the error can
@@ -73,6 +75,7 @@ impl PassState {
         keys: KeyPolicy,
         control: PassControl,
         memory_limit_bytes: usize,
+        stats: PassStats,
     ) -> PassState {
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
@@ -92,6 +95,7 @@ impl PassState {
                 limit_bytes: memory_limit_bytes,
                 hit: false,
             },
+            stats,
         }
     }
 }
@@ -128,8 +132,14 @@ impl object_store::Host for PassState {
             tracing::warn!(%why, "refused an object key from the component");
             return Err(StoreError::InvalidKey(why));
         }
+        let bytes = body.len() as u64;
         match self.storage.put_object(&key, body, &content_type).await {
-            Ok(Put::Created) => Ok(PutOutcome::Created),
+            Ok(Put::Created) => {
+                if let Some(resource) = resource_of_key(&key) {
+                    self.stats.add_bytes(resource, bytes);
+                }
+                Ok(PutOutcome::Created)
+            }
             Ok(Put::AlreadyExisted) => Ok(PutOutcome::AlreadyExisted),
             Err(StorageError::InvalidKey(m)) => Err(StoreError::InvalidKey(m)),
             Err(StorageError::Denied(m)) => Err(StoreError::Denied(m)),

@@ -12,5 +12,6 @@ pub mod imports;
 pub mod logging;
 pub mod pass;
 pub mod runtime;
+pub mod stats;
 pub mod storage;
 pub mod summary;

@@ -14,6 +14,7 @@ use crate::egress::Egress;
 use crate::exit::Exit;
 use crate::imports::PassState;
 use crate::runtime::{EMBEDDED_COMPONENT, PassResult, Runtime};
+use crate::stats::PassStats;
 use crate::storage::KeyPolicy;
 use crate::storage::local::{LocalStore, OpenError};
 use crate::summary::{self, ErrorSummary, Summary};
@@ -140,13 +141,16 @@ async fn one_pass(
         deadline: Some(deadline),
     };
     let settings = config.settings(pass_start);
+    let stats = PassStats::default();
     let state = PassState::new(
-        Egress::new(Arc::clone(&config.egress)),
+        Egress::new(Arc::clone(&config.egress), stats.clone()),
         Arc::new(store),
         KeyPolicy::new(&config.prefix, &config.state_key),
         control,
         config.memory_limit_bytes,
+        stats.clone(),
     );
+    let started = Instant::now();
     tracing::info!(pass_start, resources = %config.resources.join(","), %checkpoint, "pass starting");
     let (result, state) = runtime.run_pass(state, &settings, Some(deadline)).await;
     let mut summary = Summary {
@@ -154,6 +158,7 @@ async fn one_pass(
         pass_start,
         checkpoint: checkpoint.clone(),
         first_run: state.checkpoint_absent.unwrap_or(false),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         resources: Vec::new(),
         error: None,
     };
@@ -161,7 +166,13 @@ async fn one_pass(
         PassResult::Returned(Ok(outcomes)) => {
             summary.resources = outcomes
                 .into_iter()
-                .map(summary::from_wit_outcome)
+                .map(|o| {
+                    let measured = stats.get(&o.name);
+                    let mut r = summary::from_wit_outcome(o);
+                    r.bytes = measured.bytes;
+                    r.rate_limited = measured.rate_limited;
+                    r
+                })
                 .collect();
             summary.ok = summary.resources.iter().all(|r| r.error.is_none());
             summary.exit()

@@ -16,6 +16,8 @@ pub struct Summary {
     pub checkpoint: String,
     /// True when there was no checkpoint before this pass.
     pub first_run: bool,
+    /// Wall-clock time of the pass, from instantiation to summary.
+    pub duration_ms: u64,
     pub resources: Vec<ResourceSummary>,
     /// Why the pass could not run at all, if it could not.
     pub error: Option<ErrorSummary>,
@@ -30,7 +32,11 @@ pub struct ResourceSummary {
     pub records: u64,
     pub objects_created: u32,
     pub objects_existing: u32,
+    /// Bytes of the objects created (measured by the host).
+    pub bytes: u64,
     pub retries: u32,
+    /// 429 answers among the responses (measured by the host).
+    pub rate_limited: u32,
     pub caught_up: bool,
     pub behind_seconds: Option<u64>,
     /// `max_pages`, `shutdown` or `deadline` when it stopped early without failing.
@@ -63,7 +69,9 @@ pub fn from_wit_outcome(o: ResourceOutcome) -> ResourceSummary {
         records: o.records,
         objects_created: o.objects_created,
         objects_existing: o.objects_existing,
+        bytes: 0,
         retries: o.retries,
+        rate_limited: 0,
         caught_up: o.caught_up,
         behind_seconds: o.behind_seconds,
         stopped: o.stopped.map(|s| match s {

@@ -22,6 +22,16 @@ fn first_pass_stores_every_visible_ticket_once_across_pages() {
     assert_eq!(pass.summary()["first_run"], true);
     assert_eq!(c.objects().len(), 4);
     assert_eq!(sorted_unique(c.stored_tickets()), visible(&sim));
+    let stored_bytes: usize = c.objects().values().map(Vec::len).sum();
+    assert_eq!(t["bytes"], stored_bytes as u64);
+    assert!(pass.summary()["duration_ms"].is_u64());
+    // One info line per page, so a long pass can be watched.
+    assert_eq!(
+        pass.stderr.matches("page stored").count(),
+        4,
+        "{}",
+        pass.stderr
+    );
 }
 
 #[test]

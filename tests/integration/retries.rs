@@ -26,6 +26,7 @@ fn rate_limited_request_waits_for_retry_after_then_succeeds() {
     let pass = c.run(&sim);
     assert_eq!(pass.code, 0, "{}", pass.output());
     assert_eq!(pass.tickets()["retries"], 1);
+    assert_eq!(pass.tickets()["rate_limited"], 1);
     assert_eq!(sorted_unique(c.stored_tickets()), visible(&sim));
     assert!(pass.stderr.contains("wait_ms=1000"), "{}", pass.stderr);
 }
