@@ -4,6 +4,7 @@
 use super::audit::Window;
 use super::cursor::{self, Position};
 use super::iso8601;
+use super::params::{invalid_value, pagination_error, single};
 use super::wire::SimResponse;
 
 /// "Returns a maximum of 100 records per page", in both pagination styles.
@@ -40,21 +41,13 @@ pub(crate) enum From {
 
 pub(crate) fn parse(query: &[(String, String)]) -> Result<AuditQuery, SimResponse> {
     let window = window(query)?;
-    let one = |name: &str| -> Result<Option<&str>, SimResponse> {
-        let mut values = query.iter().filter(|(k, _)| k == name);
-        let first = values.next().map(|(_, v)| v.as_str());
-        match values.next() {
-            Some(_) => Err(invalid_value(&format!("{name} given more than once"))),
-            None => Ok(first),
-        }
-    };
     let (size, after, before) = (
-        one("page[size]")?,
-        one("page[after]")?,
-        one("page[before]")?,
+        single(query, "page[size]")?,
+        single(query, "page[after]")?,
+        single(query, "page[before]")?,
     );
     let cursor_mode = size.is_some() || after.is_some() || before.is_some();
-    if cursor_mode && one("page")?.is_some() {
+    if cursor_mode && single(query, "page")?.is_some() {
         // Rails cannot hold `page` as both a number and a hash.
         return Err(pagination_error(
             "page and page[...] cannot be used together",
@@ -62,7 +55,7 @@ pub(crate) fn parse(query: &[(String, String)]) -> Result<AuditQuery, SimRespons
     }
     let mode = if cursor_mode {
         // `sort` is the cursor style's; the offset style ignores it (it has sort_order).
-        let newest_first = match one("sort")? {
+        let newest_first = match single(query, "sort")? {
             None | Some("-created_at") => true,
             Some("created_at") => false,
             Some(_) => return Err(invalid_value("sort must be created_at or -created_at")),
@@ -83,21 +76,21 @@ pub(crate) fn parse(query: &[(String, String)]) -> Result<AuditQuery, SimRespons
             from,
         }
     } else {
-        if one("sort_by")?.is_some_and(|s| s != "created_at") {
+        if single(query, "sort_by")?.is_some_and(|s| s != "created_at") {
             return Err(invalid_value("sort_by must be created_at"));
         }
-        let newest_first = match one("sort_order")? {
+        let newest_first = match single(query, "sort_order")? {
             None | Some("desc") => true,
             Some("asc") => false,
             Some(_) => return Err(invalid_value("sort_order must be asc or desc")),
         };
-        let page = match one("page")? {
+        let page = match single(query, "page")? {
             None => 1,
             Some(p) => {
                 positive(p).ok_or_else(|| invalid_value("page must be a positive integer"))?
             }
         };
-        let per_page = count(one("per_page")?, "per_page")?;
+        let per_page = count(single(query, "per_page")?, "per_page")?;
         // The limit is on the request, not on how many records exist.
         if (page - 1).saturating_mul(per_page) >= OFFSET_LIMIT {
             return Err(pagination_error(
@@ -186,12 +179,4 @@ fn positive(v: &str) -> Option<usize> {
         .ok()
         .filter(|&n| n > 0)
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-}
-
-fn invalid_value(description: &str) -> SimResponse {
-    SimResponse::error(400, "InvalidValue", description)
-}
-
-fn pagination_error(description: &str) -> SimResponse {
-    SimResponse::error(400, "InvalidPaginationParameter", description)
 }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::cursor::{self, Position};
+use super::params::{invalid_value, pagination_error, single};
 use super::state::Shared;
 use super::ticket_json::{self, Ticket};
 use super::wire::{SimResponse, percent_encode};
@@ -33,15 +34,7 @@ struct Params {
 
 impl Params {
     fn parse(query: &[(String, String)]) -> Result<Params, SimResponse> {
-        let one = |name: &str| -> Result<Option<&str>, SimResponse> {
-            let mut values = query.iter().filter(|(k, _)| k == name);
-            let first = values.next().map(|(_, v)| v.as_str());
-            match values.next() {
-                Some(_) => Err(invalid_value(&format!("{name} given more than once"))),
-                None => Ok(first),
-            }
-        };
-        let from = match (one("start_time")?, one("cursor")?) {
+        let from = match (single(query, "start_time")?, single(query, "cursor")?) {
             (Some(_), Some(_)) => {
                 return Err(pagination_error(
                     "start_time and cursor cannot be used together",
@@ -58,7 +51,7 @@ impl Params {
                 cursor::decode(c).ok_or_else(|| pagination_error("cursor is invalid"))?,
             ),
         };
-        let per_page = match one("per_page")? {
+        let per_page = match single(query, "per_page")? {
             None => MAX_PER_PAGE,
             Some(p) => match p.parse::<u64>() {
                 Ok(0) | Err(_) => return Err(invalid_value("per_page must be a positive integer")),
@@ -68,14 +61,6 @@ impl Params {
         };
         Ok(Params { from, per_page })
     }
-}
-
-fn invalid_value(description: &str) -> SimResponse {
-    SimResponse::error(400, "InvalidValue", description)
-}
-
-fn pagination_error(description: &str) -> SimResponse {
-    SimResponse::error(400, "InvalidPaginationParameter", description)
 }
 
 #[derive(Serialize)]

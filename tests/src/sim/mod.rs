@@ -11,6 +11,7 @@ mod cursor;
 mod export;
 mod faults;
 mod iso8601;
+mod params;
 mod routes;
 mod server;
 mod state;
