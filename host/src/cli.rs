@@ -44,6 +44,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SCHEDULE_EVERY", value_parser = humantime::parse_duration, hide_env_values = true)]
     pub every: std::time::Duration,
 
+    /// Serve Prometheus metrics on this address (`GET /metrics`), e.g. `127.0.0.1:9184`.
+    #[arg(long, env = "METRICS_ADDR", hide_env_values = true)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -10,6 +10,7 @@ pub mod egress;
 pub mod exit;
 pub mod imports;
 pub mod logging;
+pub mod metrics;
 pub mod pass;
 pub mod runtime;
 pub mod stats;

@@ -13,6 +13,7 @@ use crate::control::{PassControl, StopFlag};
 use crate::egress::Egress;
 use crate::exit::Exit;
 use crate::imports::PassState;
+use crate::metrics::Metrics;
 use crate::runtime::{EMBEDDED_COMPONENT, PassResult, Runtime};
 use crate::stats::PassStats;
 use crate::storage::KeyPolicy;
@@ -47,6 +48,16 @@ pub async fn serve(args: ServeArgs) -> Exit {
     };
     let stop = StopFlag::default();
     watch_signals(stop.clone());
+    let metrics = Metrics::default();
+    if let Some(addr) = args.metrics_addr {
+        match crate::metrics::serve(addr, metrics.clone()).await {
+            Ok(bound) => tracing::info!(addr = %bound, "metrics listening"),
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "cannot serve metrics");
+                return Exit::Config;
+            }
+        }
+    }
     tracing::info!(every = %humantime::format_duration(every), "serving");
     let mut reset = config.reset_state;
     loop {
@@ -54,6 +65,7 @@ pub async fn serve(args: ServeArgs) -> Exit {
         let (summary, exit) = one_pass(&runtime, &config, &stop, reset).await;
         reset = false;
         if let Some(summary) = summary {
+            metrics.record(&summary, now_unix());
             match serde_json::to_string(&summary) {
                 Ok(json) => println!("{json}"),
                 Err(e) => tracing::error!(error = %e, "cannot print the summary"),

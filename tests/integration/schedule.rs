@@ -134,3 +134,47 @@ fn serve_runs_passes_on_its_interval_and_stops_cleanly_mid_pass() {
     assert_eq!(c.run(&sim).code, 0);
     assert_eq!(sorted_unique(c.stored_tickets()), visible(&sim));
 }
+
+#[test]
+fn serve_exposes_metrics_per_resource() {
+    let sim = simulator();
+    let mut c = tickets_collector(&sim);
+    c.env("LOG_FORMAT", "json");
+    let mut child = c
+        .command("serve", sim.now())
+        // One pass, then a long wait that the SIGTERM ends: the counts cannot move under the
+        // scrape.
+        .args(["--every", "1h", "--metrics-addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting serve");
+    let stdout = lines(child.stdout.take().expect("stdout"));
+    let stderr = lines(child.stderr.take().expect("stderr"));
+    let listening: serde_json::Value =
+        serde_json::from_str(&wait_for(&stderr, "metrics listening")).unwrap();
+    let addr = listening["fields"]["addr"]
+        .as_str()
+        .expect("addr")
+        .to_owned();
+    let _ = wait_for(&stdout, "\"resources\"");
+
+    let scraped = zendesk_crm_tests::raw_http::get(&format!("http://{addr}"), "/metrics", &[])
+        .expect("scrape");
+    assert_eq!(scraped.status, 200);
+    let text = String::from_utf8(scraped.body).unwrap();
+    assert!(
+        text.contains("zendesk_crm_records_total{resource=\"incremental_tickets\"} 30"),
+        "{text}"
+    );
+    assert!(text.contains("zendesk_crm_pages_total{resource=\"incremental_tickets\"} 3"));
+    assert!(text.contains("zendesk_crm_failures_total{resource=\"incremental_tickets\"} 0"));
+    assert!(text.contains("# TYPE zendesk_crm_last_success_timestamp_seconds gauge"));
+    assert!(
+        text.contains(
+            "zendesk_crm_last_success_timestamp_seconds{resource=\"incremental_tickets\"}"
+        )
+    );
+    sigterm(&child);
+    assert_eq!(child.wait().expect("serve exits").code(), Some(0));
+}
