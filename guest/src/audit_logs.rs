@@ -21,7 +21,7 @@ use crate::error::Failure;
 use crate::object_key::RecordStamp;
 use crate::pass::{End, PageSink, Progress, Stop};
 use crate::retry::excerpt;
-use crate::settings::{AUDIT_LOGS, PassSettings, ResourceSettings};
+use crate::settings::{AUDIT_LOGS, ResourceSettings};
 
 /// Zendesk's maximum page size for audit logs.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -29,15 +29,6 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 /// in a later window.
 pub const DEFAULT_LAG_SECONDS: u64 = 120;
 const PATH: &str = "/api/v2/audit_logs.json";
-
-/// Where a first run starts: `START_TIME`, else `pass start - LOOKBACK_SECONDS`.
-pub fn first_start(settings: &PassSettings) -> i64 {
-    let lookback = i64::try_from(settings.lookback_seconds).unwrap_or(i64::MAX);
-    settings
-        .start_time
-        .unwrap_or_else(|| settings.pass_start.saturating_sub(lookback))
-        .max(0)
-}
 
 #[derive(Deserialize)]
 struct Page<'a> {

@@ -211,7 +211,7 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
                 start_time
             }
             AUDIT_LOGS if resources.audit_logs.is_none() => {
-                let high_water = audit_logs::first_start(&settings);
+                let high_water = settings.first_start();
                 resources.audit_logs = Some(AuditLogsState {
                     high_water,
                     ids_at_mark: Vec::new(),

@@ -84,6 +84,15 @@ pub fn normalize_prefix(prefix: &str) -> String {
 }
 
 impl PassSettings {
+    /// Where a resource with no checkpoint starts: `START_TIME`, else
+    /// `pass start - LOOKBACK_SECONDS`, never before 1970. Resources may clamp it further.
+    pub fn first_start(&self) -> i64 {
+        let lookback = i64::try_from(self.lookback_seconds).unwrap_or(i64::MAX);
+        self.start_time
+            .unwrap_or_else(|| self.pass_start.saturating_sub(lookback))
+            .max(0)
+    }
+
     pub fn from_wit(s: Settings) -> Result<PassSettings, SettingsError> {
         let origin = Origin::parse(&s.base_url).map_err(SettingsError::Invalid)?;
         if s.resources.is_empty() {

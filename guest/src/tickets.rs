@@ -25,11 +25,10 @@ const PATH: &str = "/api/v2/incremental/tickets/cursor.json";
 /// Where a first run starts: `START_TIME`, else `pass start - LOOKBACK_SECONDS`, never later
 /// than a minute before the pass start.
 pub fn first_start(settings: &PassSettings) -> i64 {
-    let lookback = i64::try_from(settings.lookback_seconds).unwrap_or(i64::MAX);
-    let wanted = settings
-        .start_time
-        .unwrap_or_else(|| settings.pass_start.saturating_sub(lookback));
-    wanted.min(settings.pass_start - LAG_SECONDS).max(0)
+    settings
+        .first_start()
+        .min(settings.pass_start - LAG_SECONDS)
+        .max(0)
 }
 
 /// One page of the export, borrowed from the response body so records keep their exact bytes.
