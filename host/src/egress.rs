@@ -87,8 +87,9 @@ impl EgressPolicy {
         })
     }
 
-    /// Checks `request` and, when it may go, replaces its credentials with ours.
-    pub fn vet<B>(&self, request: &mut Request<B>) -> Result<(), Refusal> {
+    /// Checks `request` and, when it may go, replaces its credentials with ours. Returns the
+    /// resource its path serves.
+    pub fn vet<B>(&self, request: &mut Request<B>) -> Result<&'static str, Refusal> {
         if request.method() != Method::GET {
             return Err(Refusal::Method(request.method().to_string()));
         }
@@ -105,15 +106,15 @@ impl EgressPolicy {
             );
             return Err(Refusal::Origin(origin));
         }
-        if !API_PATHS.iter().any(|(path, _)| *path == uri.path()) {
+        let Some(&(_, resource)) = API_PATHS.iter().find(|(path, _)| *path == uri.path()) else {
             return Err(Refusal::Path(uri.path().to_owned()));
-        }
+        };
         let headers = request.headers_mut();
         headers.remove(AUTHORIZATION);
         headers.remove(PROXY_AUTHORIZATION);
         headers.remove(COOKIE);
         headers.insert(AUTHORIZATION, self.authorization.clone());
-        Ok(())
+        Ok(resource)
     }
 }
 
@@ -151,22 +152,19 @@ impl WasiHttpHooks for Egress {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> ResponseFuture {
-        if let Err(refusal) = self.policy.vet(&mut request) {
-            tracing::warn!(%refusal, "refused a request from the component; nothing was sent");
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
+        let resource = match self.policy.vet(&mut request) {
+            Ok(resource) => resource,
+            Err(refusal) => {
+                tracing::warn!(%refusal, "refused a request from the component; nothing was sent");
+                return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+            }
+        };
         tracing::debug!(method = %request.method(), path = %request.uri().path(), "request");
-        let resource = API_PATHS
-            .iter()
-            .find(|(path, _)| *path == request.uri().path())
-            .map(|(_, resource)| *resource);
         let stats = self.stats.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            if response.status() == http::StatusCode::TOO_MANY_REQUESTS
-                && let Some(resource) = resource
-            {
+            if response.status() == http::StatusCode::TOO_MANY_REQUESTS {
                 stats.add_rate_limited(resource);
             }
             Ok((
@@ -200,7 +198,7 @@ mod tests {
             .insert(AUTHORIZATION, HeaderValue::from_static("Basic guest"));
         r.headers_mut()
             .insert(COOKIE, HeaderValue::from_static("session=x"));
-        p.vet(&mut r).unwrap();
+        assert_eq!(p.vet(&mut r).unwrap(), "incremental_tickets");
         assert_eq!(r.headers()[AUTHORIZATION], "Bearer tok");
         assert_eq!(r.headers().get_all(AUTHORIZATION).iter().count(), 1);
         assert!(r.headers().get(COOKIE).is_none());
