@@ -104,19 +104,39 @@ fn sigterm(child: &Child) {
     assert!(status.success());
 }
 
-#[test]
-fn serve_runs_passes_on_its_interval_and_stops_cleanly_mid_pass() {
-    let sim = simulator();
-    let c = tickets_collector(&sim);
+/// A running `serve` and the lines it prints.
+struct Serving {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+fn serve(c: &Collector, sim: &Simulator, args: &[&str]) -> Serving {
     let mut child = c
         .command("serve", sim.now())
-        .args(["--every", "1s"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting serve");
     let stdout = lines(child.stdout.take().expect("stdout"));
     let stderr = lines(child.stderr.take().expect("stderr"));
+    Serving {
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+#[test]
+fn serve_runs_passes_on_its_interval_and_stops_cleanly_mid_pass() {
+    let sim = simulator();
+    let c = tickets_collector(&sim);
+    let Serving {
+        mut child,
+        stdout,
+        stderr,
+    } = serve(&c, &sim, &["--every", "1s"]);
 
     let first: serde_json::Value =
         serde_json::from_str(&wait_for(&stdout, "\"resources\"")).unwrap();
@@ -140,17 +160,17 @@ fn serve_exposes_metrics_per_resource() {
     let sim = simulator();
     let mut c = tickets_collector(&sim);
     c.env("LOG_FORMAT", "json");
-    let mut child = c
-        .command("serve", sim.now())
-        // One pass, then a long wait that the SIGTERM ends: the counts cannot move under the
-        // scrape.
-        .args(["--every", "1h", "--metrics-addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting serve");
-    let stdout = lines(child.stdout.take().expect("stdout"));
-    let stderr = lines(child.stderr.take().expect("stderr"));
+    // One pass, then a long wait that the SIGTERM ends: the counts cannot move under the
+    // scrape.
+    let Serving {
+        mut child,
+        stdout,
+        stderr,
+    } = serve(
+        &c,
+        &sim,
+        &["--every", "1h", "--metrics-addr", "127.0.0.1:0"],
+    );
     let listening: serde_json::Value =
         serde_json::from_str(&wait_for(&stderr, "metrics listening")).unwrap();
     let addr = listening["fields"]["addr"]
