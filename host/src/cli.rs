@@ -36,6 +36,41 @@ pub enum Command {
     /// Runs a pass at once and then on an interval, until SIGINT/SIGTERM; prints one JSON
     /// summary line per pass.
     Serve(ServeArgs),
+    /// Runs one pass like `run` and also writes every HTTP exchange, the settings and the
+    /// initial checkpoint to a cassette, which `replay` runs again with no network.
+    Record(RecordArgs),
+    /// Runs the pass recorded in a cassette again, answering the component from it: no
+    /// network, no credentials, and byte-identical objects and checkpoint.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Where to write the cassette (replaced if it exists).
+    #[arg(long)]
+    pub cassette: PathBuf,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The cassette to replay.
+    #[arg(long)]
+    pub cassette: PathBuf,
+
+    /// An empty (or new) directory for the objects and checkpoint the replayed pass stores.
+    #[arg(long)]
+    pub out: PathBuf,
+
+    /// Run this component instead of the embedded one.
+    #[arg(long, env = "ZENDESK_CRM_COMPONENT", hide_env_values = true)]
+    pub component: Option<PathBuf>,
+
+    /// Where compiled code is cached between runs (as for `run`).
+    #[arg(long, env = "ZENDESK_CRM_CACHE_DIR", hide_env_values = true)]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

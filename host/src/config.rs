@@ -156,7 +156,7 @@ impl PassConfig {
 }
 
 /// `$XDG_CACHE_HOME/zendesk-crm`, else `~/.cache/zendesk-crm`.
-fn default_cache_dir() -> Option<PathBuf> {
+pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;

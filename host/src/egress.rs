@@ -3,6 +3,10 @@
 //! collector uses, any `Authorization` or `Cookie` the guest set is dropped, and the host's
 //! own credentials are attached. Anything else is answered with `HttpRequestDenied` (the guest
 //! sees a typed error) and never sent.
+//!
+//! The hook has three modes ([`Mode`]): live (send it), record (send it and keep the exchange
+//! for a cassette) and replay (answer from a cassette; nothing is sent and there are no
+//! credentials). The policy vets every request in every mode.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,6 +16,8 @@ use http::uri::Scheme;
 use http::{HeaderValue, Method, Request};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::cassette::record::{self, Recorder};
+use crate::cassette::replay::{self, Answer, Player};
 use crate::credentials::Credentials;
 use crate::stats::PassStats;
 
@@ -56,11 +62,19 @@ pub struct EgressPolicy {
     https: bool,
     host: String,
     port: u16,
-    authorization: HeaderValue,
+    /// None in a replay, which holds no credentials.
+    authorization: Option<HeaderValue>,
 }
 
 impl EgressPolicy {
     pub fn new(base_url: &str, credentials: &Credentials) -> Result<EgressPolicy, OriginError> {
+        let mut policy = EgressPolicy::without_credentials(base_url)?;
+        policy.authorization = Some(credentials.authorization());
+        Ok(policy)
+    }
+
+    /// The same origin rules with no credentials to add (replay).
+    pub fn without_credentials(base_url: &str) -> Result<EgressPolicy, OriginError> {
         let uri: http::Uri = base_url.parse().map_err(|e: http::uri::InvalidUri| {
             OriginError::NotAUrl(base_url.into(), e.to_string())
         })?;
@@ -83,7 +97,7 @@ impl EgressPolicy {
             https,
             host: host.to_ascii_lowercase(),
             port,
-            authorization: credentials.authorization(),
+            authorization: None,
         })
     }
 
@@ -113,7 +127,9 @@ impl EgressPolicy {
         headers.remove(AUTHORIZATION);
         headers.remove(PROXY_AUTHORIZATION);
         headers.remove(COOKIE);
-        headers.insert(AUTHORIZATION, self.authorization.clone());
+        if let Some(authorization) = &self.authorization {
+            headers.insert(AUTHORIZATION, authorization.clone());
+        }
         Ok(resource)
     }
 }
@@ -124,15 +140,36 @@ fn is_loopback(host: &str) -> bool {
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// What the hook does with a request the policy let through.
+#[derive(Debug, Clone, Default)]
+pub enum Mode {
+    /// Send it.
+    #[default]
+    Live,
+    /// Send it, and keep the request as the guest made it and the answer as the guest read it.
+    Record(Recorder),
+    /// Answer from the cassette; send nothing.
+    Replay(Player),
+}
+
 /// The `wasi:http` hooks of one pass.
 pub struct Egress {
     policy: Arc<EgressPolicy>,
     stats: PassStats,
+    mode: Mode,
 }
 
 impl Egress {
     pub fn new(policy: Arc<EgressPolicy>, stats: PassStats) -> Egress {
-        Egress { policy, stats }
+        Egress::with_mode(policy, stats, Mode::Live)
+    }
+
+    pub fn with_mode(policy: Arc<EgressPolicy>, stats: PassStats, mode: Mode) -> Egress {
+        Egress {
+            policy,
+            stats,
+            mode,
+        }
     }
 }
 
@@ -152,6 +189,12 @@ impl WasiHttpHooks for Egress {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> ResponseFuture {
+        // Taken before the policy touches the headers: the cassette holds what the guest
+        // sent, never the credentials the host adds.
+        let taken = match &self.mode {
+            Mode::Record(_) => Some(record::take(&request)),
+            _ => None,
+        };
         let resource = match self.policy.vet(&mut request) {
             Ok(resource) => resource,
             Err(refusal) => {
@@ -160,17 +203,68 @@ impl WasiHttpHooks for Egress {
             }
         };
         tracing::debug!(method = %request.method(), path = %request.uri().path(), "request");
+        // Refused requests are not recorded: the policy refuses them again in a replay.
+        let pending = match (&self.mode, taken) {
+            (Mode::Record(recorder), Some(taken)) => Some(recorder.begin(taken)),
+            _ => None,
+        };
         let stats = self.stats.clone();
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+        let count = move |response: &http::Response<WasiBody>| {
             if response.status() == http::StatusCode::TOO_MANY_REQUESTS {
                 stats.add_rate_limited(resource);
             }
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
+        };
+        if let Mode::Replay(player) = &self.mode {
+            let answer = player.answer(request.method().as_str(), &request.uri().to_string());
+            let wait = replay::timeout_wait(options.as_ref());
+            return Box::new(async move {
+                match answer {
+                    Answer::Response(response) => {
+                        count(&response);
+                        Ok((
+                            response,
+                            Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+                        ))
+                    }
+                    Answer::Error { error, timeout } => {
+                        // A recorded timeout keeps the guest waiting as long as it did (on
+                        // the virtual clock, so at no real cost).
+                        if timeout {
+                            match wait {
+                                Some(wait) => tokio::time::sleep(wait).await,
+                                None => std::future::pending().await,
+                            }
+                        }
+                        Err(error)
+                    }
+                    Answer::Unmatched(unmatched) => {
+                        tracing::error!(%unmatched, "replay: the component made a request the cassette does not hold");
+                        Err(wasmtime_wasi_http::Error::InternalError(Some(format!(
+                            "refused: replay: {unmatched}"
+                        ))))
+                    }
+                }
+            });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let sent = wasmtime_wasi_http::default_send_request(request, options).await;
+            let (response, io) = match sent {
+                Ok(sent) => sent,
+                Err(e) => {
+                    if let Some(pending) = pending {
+                        pending.failed(&e);
+                    }
+                    return Err(e);
+                }
+            };
+            let response = response.map(BodyExt::boxed_unsync);
+            count(&response);
+            let response = match pending {
+                Some(pending) => pending.responded(response),
+                None => response,
+            };
+            Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
         })
     }
 }

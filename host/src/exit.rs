@@ -24,6 +24,9 @@ pub enum Exit {
     /// The checkpoint exists but cannot be used: corrupt, torn, foreign or from a newer
     /// version. Nothing was collected; nothing was overwritten.
     CheckpointUnreadable,
+    /// A replay did not follow its cassette: the component made a request the cassette does
+    /// not hold, or left recorded exchanges unused.
+    ReplayDiverged,
     /// Another pass holds the checkpoint's lock.
     CheckpointLocked,
     /// The store could not be opened or the checkpoint could not be loaded or first saved.
@@ -42,6 +45,7 @@ impl Exit {
             Exit::Storage => 6,
             Exit::ResourceUnavailable => 7,
             Exit::Deadline => 8,
+            Exit::ReplayDiverged => 9,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::bindings::zendesk::crm::log::Level;
 use crate::bindings::zendesk::crm::object_store::{PutOutcome, StoreError};
 use crate::bindings::zendesk::crm::pass_control::StopReason;
 use crate::bindings::zendesk::crm::{checkpoint_store, log, object_store, pass_control, types};
+use crate::clock::GuestClock;
 use crate::control::PassControl;
 use crate::egress::Egress;
 use crate::stats::{PassStats, resource_of_key};
@@ -31,6 +32,10 @@ pub struct PassState {
     pub checkpoint_absent: Option<bool>,
     pub memory: MemoryCap,
     pub stats: PassStats,
+    /// The guest's monotonic clock, and the waits it asked for.
+    pub clock: GuestClock,
+    /// The checkpoint bytes the guest loaded (kept for a cassette's header).
+    pub loaded_checkpoint: Option<Vec<u8>>,
 }
 
 /// The memory cap of one instance, remembering whether it refused growth so the error can
@@ -96,6 +101,8 @@ impl PassState {
                 hit: false,
             },
             stats,
+            clock: GuestClock::default(),
+            loaded_checkpoint: None,
         }
     }
 }
@@ -157,6 +164,9 @@ impl checkpoint_store::Host for PassState {
             .load_checkpoint()
             .await
             .map_err(to_wit_checkpoint_error)?;
+        if self.checkpoint_absent.is_none() {
+            self.loaded_checkpoint.clone_from(&loaded);
+        }
         self.checkpoint_absent = Some(loaded.is_none());
         Ok(loaded)
     }

@@ -2,7 +2,9 @@
 //! (credentials, network policy, storage, clocks) and reports what the pass did.
 
 pub mod bindings;
+pub mod cassette;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod credentials;

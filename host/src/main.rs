@@ -20,10 +20,19 @@ fn main() -> ExitCode {
         }
     };
     zendesk_crm::logging::init(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // A replay runs on one thread with tokio's clock paused: time then advances only when
+    // everything waits on a timer, so the guest's waits cost no real time (and blocking file
+    // I/O holds the clock still while it runs).
+    let runtime = match &cli.command {
+        Command::Replay(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
@@ -33,6 +42,8 @@ fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Run(args) => runtime.block_on(zendesk_crm::pass::run(args)),
         Command::Serve(args) => runtime.block_on(zendesk_crm::pass::serve(args)),
+        Command::Record(args) => runtime.block_on(zendesk_crm::pass::record(args)),
+        Command::Replay(args) => runtime.block_on(zendesk_crm::pass::replay(args)),
     };
     exit.into()
 }

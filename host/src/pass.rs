@@ -7,10 +7,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use tokio::time::Instant;
 
-use crate::cli::{RunArgs, ServeArgs};
+use crate::bindings::Settings;
+use crate::cassette::record::Recorder;
+use crate::cassette::replay::Player;
+use crate::cassette::{Body, Cassette, FORMAT, HostRecord, SettingsRecord, VERSION};
+use crate::cli::{RecordArgs, ReplayArgs, RunArgs, ServeArgs};
 use crate::config::PassConfig;
 use crate::control::{PassControl, StopFlag};
-use crate::egress::Egress;
+use crate::egress::{Egress, EgressPolicy, Mode};
 use crate::exit::Exit;
 use crate::imports::PassState;
 use crate::metrics::Metrics;
@@ -18,7 +22,18 @@ use crate::runtime::{EMBEDDED_COMPONENT, PassResult, Runtime};
 use crate::stats::PassStats;
 use crate::storage::KeyPolicy;
 use crate::storage::local::{LocalStore, OpenError};
-use crate::summary::{self, ErrorSummary, Summary};
+use crate::summary::{self, CassetteSummary, ErrorSummary, Summary};
+
+/// Whether a pass writes a cassette, answers from one, or neither.
+pub enum Tape {
+    Off,
+    Record(std::path::PathBuf),
+    Replay {
+        path: std::path::PathBuf,
+        cassette: Box<Cassette>,
+        settings: Box<Settings>,
+    },
+}
 
 /// Runs one pass, prints its summary on stdout and returns the exit code.
 pub async fn run(args: RunArgs) -> Exit {
@@ -26,9 +41,13 @@ pub async fn run(args: RunArgs) -> Exit {
         Ok(ready) => ready,
         Err(exit) => return exit,
     };
+    run_once(runtime, config, Tape::Off).await
+}
+
+async fn run_once(runtime: Runtime, config: PassConfig, tape: Tape) -> Exit {
     let stop = StopFlag::default();
     watch_signals(stop.clone());
-    let (summary, exit) = one_pass(&runtime, &config, &stop, config.reset_state).await;
+    let (summary, exit) = one_pass(&runtime, &config, &stop, config.reset_state, &tape).await;
     if let Some(summary) = summary {
         match serde_json::to_string_pretty(&summary) {
             Ok(json) => println!("{json}"),
@@ -36,6 +55,92 @@ pub async fn run(args: RunArgs) -> Exit {
         }
     }
     exit
+}
+
+/// `record`: one pass like `run`, and its cassette.
+pub async fn record(args: RecordArgs) -> Exit {
+    let (config, runtime) = match prepare(args.run) {
+        Ok(ready) => ready,
+        Err(exit) => return exit,
+    };
+    run_once(runtime, config, Tape::Record(args.cassette)).await
+}
+
+/// `replay`: the cassette's pass again, answered from the cassette, on virtual time.
+pub async fn replay(args: ReplayArgs) -> Exit {
+    let cassette = match Cassette::load(&args.cassette) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot replay");
+            return Exit::Config;
+        }
+    };
+    let settings = match cassette.settings.to_settings() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, cassette = %args.cassette.display(), "cannot replay");
+            return Exit::Config;
+        }
+    };
+    // The replayed pass starts from the cassette's checkpoint, so it writes into a directory
+    // of its own: anything already there would make it another pass.
+    if std::fs::read_dir(&args.out).is_ok_and(|mut entries| entries.next().is_some()) {
+        tracing::error!(out = %args.out.display(), "replay writes into an empty or new directory, and this one is not empty");
+        return Exit::Config;
+    }
+    let config = match replay_config(&args, &cassette) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot replay");
+            return Exit::Config;
+        }
+    };
+    let runtime = match load_runtime(&config) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "cannot load the component");
+            return Exit::Internal;
+        }
+    };
+    let tape = Tape::Replay {
+        path: args.cassette,
+        cassette: Box::new(cassette),
+        settings: Box::new(settings),
+    };
+    run_once(runtime, config, tape).await
+}
+
+/// The host side of a replayed pass: the cassette's origin (with no credentials), checkpoint
+/// key, deadline and memory cap. Settings the guest receives come from the cassette as such.
+fn replay_config(args: &ReplayArgs, c: &Cassette) -> anyhow::Result<PassConfig> {
+    let s = &c.settings;
+    Ok(PassConfig {
+        base_url: s.base_url.clone(),
+        egress: Arc::new(EgressPolicy::without_credentials(&s.base_url)?),
+        resources: s.resources.iter().map(|r| r.name.clone()).collect(),
+        page_size: None,
+        max_pages: s.max_pages,
+        start_time: s.start_time,
+        lookback_seconds: s.lookback_seconds,
+        audit_lag_seconds: 0,
+        http_timeout_secs: s.retry.timeout_ms / 1000,
+        http_retries: s.retry.retries,
+        max_retry_wait_secs: s.retry.max_backoff_ms / 1000,
+        prefix: s.object_prefix.clone(),
+        state_key: c.host.state_key.clone(),
+        out: args.out.clone(),
+        output_format: s.to_settings()?.output_format,
+        max_page_bytes: s.max_page_bytes,
+        reset_state: false,
+        component: args.component.clone(),
+        pass_start: Some(c.pass_start),
+        deadline: std::time::Duration::from_millis(c.host.deadline_ms),
+        memory_limit_bytes: usize::try_from(c.host.memory_limit_bytes).unwrap_or(usize::MAX),
+        cache_dir: args
+            .cache_dir
+            .clone()
+            .or_else(crate::config::default_cache_dir),
+    })
 }
 
 /// Runs a pass at once and then every `--every` until SIGINT/SIGTERM, never two at a time.
@@ -62,7 +167,7 @@ pub async fn serve(args: ServeArgs) -> Exit {
     let mut reset = config.reset_state;
     loop {
         let started = Instant::now();
-        let (summary, exit) = one_pass(&runtime, &config, &stop, reset).await;
+        let (summary, exit) = one_pass(&runtime, &config, &stop, reset, &Tape::Off).await;
         reset = false;
         if let Some(summary) = summary {
             metrics.record(&summary, now_unix());
@@ -116,8 +221,12 @@ async fn one_pass(
     config: &PassConfig,
     stop: &StopFlag,
     reset: bool,
+    tape: &Tape,
 ) -> (Option<Summary>, Exit) {
-    let pass_start = config.pass_start.unwrap_or_else(now_unix);
+    let pass_start = match tape {
+        Tape::Replay { cassette, .. } => cassette.pass_start,
+        _ => config.pass_start.unwrap_or_else(now_unix),
+    };
     let store = match LocalStore::open(&config.out, &config.state_key) {
         Ok(s) => s,
         Err(e @ OpenError::Locked(_)) => {
@@ -147,15 +256,40 @@ async fn one_pass(
         }
     }
 
+    if let Tape::Replay { cassette, .. } = tape
+        && let Some(initial) = &cassette.initial_checkpoint
+    {
+        use crate::storage::{SaveMode, Storage as _};
+        let seeded = match initial.to_bytes() {
+            Ok(bytes) => store
+                .save_checkpoint(bytes, SaveMode::Create)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = seeded {
+            tracing::error!(error = %e, "cannot store the cassette's initial checkpoint");
+            return (None, Exit::Storage);
+        }
+    }
+
     let deadline = Instant::now() + config.deadline;
     let control = PassControl {
         stop: stop.clone(),
         deadline: Some(deadline),
     };
-    let settings = config.settings(pass_start);
+    let settings = match tape {
+        Tape::Replay { settings, .. } => (**settings).clone(),
+        _ => config.settings(pass_start),
+    };
+    let mode = match tape {
+        Tape::Off => Mode::Live,
+        Tape::Record(_) => Mode::Record(Recorder::default()),
+        Tape::Replay { cassette, .. } => Mode::Replay(Player::new(cassette)),
+    };
     let stats = PassStats::default();
     let state = PassState::new(
-        Egress::new(Arc::clone(&config.egress), stats.clone()),
+        Egress::with_mode(Arc::clone(&config.egress), stats.clone(), mode.clone()),
         Arc::new(store),
         KeyPolicy::new(&config.prefix, &config.state_key),
         control,
@@ -164,7 +298,10 @@ async fn one_pass(
     );
     let started = Instant::now();
     tracing::info!(pass_start, resources = %config.resources.join(","), %checkpoint, "pass starting");
-    let (result, state) = runtime.run_pass(state, &settings, Some(deadline)).await;
+    let (result, mut state) = runtime.run_pass(state, &settings, Some(deadline)).await;
+    // What the guest left open (a response it stopped waiting for) ends here, so the
+    // recorder sees every exchange finished.
+    state.table = wasmtime::component::ResourceTable::new();
     let mut summary = Summary {
         ok: false,
         pass_start,
@@ -173,6 +310,7 @@ async fn one_pass(
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         resources: Vec::new(),
         error: None,
+        cassette: None,
     };
     let exit = match result {
         PassResult::Returned(Ok(outcomes)) => {
@@ -227,6 +365,10 @@ async fn one_pass(
     } else {
         exit
     };
+    let exit = match finish_tape(tape, &mode, &state, &settings, config, &mut summary) {
+        Some(diverged) => diverged,
+        None => exit,
+    };
     for r in &summary.resources {
         match &r.error {
             Some(e) => {
@@ -238,6 +380,86 @@ async fn one_pass(
         }
     }
     (Some(summary), exit)
+}
+
+/// Writes the cassette of a recorded pass, or checks a replay against its cassette; fills
+/// the summary's `cassette`. Returns an exit code that overrides the pass's own.
+fn finish_tape(
+    tape: &Tape,
+    mode: &Mode,
+    state: &PassState,
+    settings: &Settings,
+    config: &PassConfig,
+    summary: &mut Summary,
+) -> Option<Exit> {
+    let waits_ms = state
+        .clock
+        .waits()
+        .iter()
+        .map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX))
+        .collect();
+    let clock_ms = u64::try_from(state.clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match (tape, mode) {
+        (Tape::Record(path), Mode::Record(recorder)) => {
+            let cassette = Cassette {
+                format: FORMAT.to_owned(),
+                version: VERSION,
+                recorded_by: concat!("zendesk-crm ", env!("CARGO_PKG_VERSION")).to_owned(),
+                pass_start: settings.pass_start,
+                jitter_seed: settings.retry.jitter_seed,
+                settings: SettingsRecord::from(settings),
+                host: HostRecord {
+                    state_key: config.state_key.clone(),
+                    deadline_ms: u64::try_from(config.deadline.as_millis()).unwrap_or(u64::MAX),
+                    memory_limit_bytes: config.memory_limit_bytes as u64,
+                },
+                initial_checkpoint: state.loaded_checkpoint.as_deref().map(Body::from_bytes),
+                exchanges: recorder.exchanges(),
+            };
+            summary.cassette = Some(CassetteSummary {
+                path: path.display().to_string(),
+                mode: "record",
+                exchanges: cassette.exchanges.len(),
+                used: None,
+                unmatched: None,
+                waits_ms,
+                clock_ms,
+            });
+            if let Err(e) = cassette.save(path) {
+                tracing::error!(error = %e, "cannot write the cassette");
+                summary.ok = false;
+                return Some(Exit::Storage);
+            }
+            tracing::info!(cassette = %path.display(), exchanges = cassette.exchanges.len(), "cassette written");
+            None
+        }
+        (Tape::Replay { path, .. }, Mode::Replay(player)) => {
+            let (used, exchanges, unmatched) = player.report();
+            let diverged = !unmatched.is_empty() || used < exchanges;
+            if used < exchanges {
+                tracing::error!(
+                    used,
+                    exchanges,
+                    "replay: the component made fewer requests than the cassette holds"
+                );
+            }
+            summary.cassette = Some(CassetteSummary {
+                path: path.display().to_string(),
+                mode: "replay",
+                exchanges,
+                used: Some(used),
+                unmatched: Some(unmatched),
+                waits_ms,
+                clock_ms,
+            });
+            if diverged {
+                summary.ok = false;
+                return Some(Exit::ReplayDiverged);
+            }
+            None
+        }
+        _ => None,
+    }
 }
 
 fn load_runtime(config: &PassConfig) -> anyhow::Result<Runtime> {

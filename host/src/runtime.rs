@@ -10,6 +10,7 @@ use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
 
 use crate::bindings::zendesk::crm::{checkpoint_store, log, object_store, pass_control, types};
 use crate::bindings::{CollectorComponentPre, ResourceOutcome, Settings, SetupError};
+use crate::clock::{Clock, ClockView};
 use crate::imports::PassState;
 
 /// The collector component built with this binary (see `build.rs`).
@@ -58,6 +59,17 @@ impl Runtime {
         let mut linker = Linker::<PassState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        // The host's own monotonic clock (see clock.rs) replaces wasmtime-wasi's, so every
+        // clock reading and wait of the guest is on tokio's clock, virtual in a replay.
+        linker.allow_shadowing(true);
+        wasmtime_wasi::p2::bindings::clocks::monotonic_clock::add_to_linker::<_, Clock>(
+            &mut linker,
+            |s: &mut PassState| ClockView {
+                clock: &s.clock,
+                table: &mut s.table,
+            },
+        )?;
+        linker.allow_shadowing(false);
         types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         object_store::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         checkpoint_store::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;

@@ -21,6 +21,29 @@ pub struct Summary {
     pub resources: Vec<ResourceSummary>,
     /// Why the pass could not run at all, if it could not.
     pub error: Option<ErrorSummary>,
+    /// `record` and `replay` only: the cassette, and the waits the guest asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cassette: Option<CassetteSummary>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CassetteSummary {
+    pub path: String,
+    /// `record` or `replay`.
+    pub mode: &'static str,
+    /// Exchanges in the cassette (written, or read).
+    pub exchanges: usize,
+    /// Replay: exchanges the component's requests used; all of them when it followed the
+    /// cassette.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used: Option<usize>,
+    /// Replay: requests the cassette does not hold, each with the closest recorded one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmatched: Option<Vec<crate::cassette::replay::Unmatched>>,
+    /// Every wait (back-off, `Retry-After`) the guest asked for, in milliseconds, in order.
+    pub waits_ms: Vec<u64>,
+    /// Time on the guest's clock from instantiation to the end: virtual in a replay.
+    pub clock_ms: u64,
 }
 
 #[derive(Debug, Serialize)]

@@ -54,7 +54,10 @@ async fn serve(
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(Arc::clone(&shared), req));
             // Errors here are client hang-ups and injected resets; nothing to report.
+            // No `Date` header: it would read the machine's clock, not the simulated one, and
+            // make every re-recorded cassette differ.
             let _ = hyper::server::conn::http1::Builder::new()
+                .auto_date_header(false)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
