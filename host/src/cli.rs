@@ -42,6 +42,21 @@ pub enum Command {
     /// Runs the pass recorded in a cassette again, answering the component from it: no
     /// network, no credentials, and byte-identical objects and checkpoint.
     Replay(ReplayArgs),
+    /// Writes a copy of a cassette with customer data (names, e-mail addresses, subjects,
+    /// descriptions, comments, field values) replaced, keeping structure, ids, times and
+    /// cursors, so it can be attached to a bug report and still replays.
+    RedactCassette(RedactArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// The cassette to redact (left as it is).
+    #[arg(long)]
+    pub cassette: PathBuf,
+
+    /// Where to write the redacted copy.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(zendesk_crm::pass::serve(args)),
         Command::Record(args) => runtime.block_on(zendesk_crm::pass::record(args)),
         Command::Replay(args) => runtime.block_on(zendesk_crm::pass::replay(args)),
+        Command::RedactCassette(args) => zendesk_crm::cassette::redact::run(args),
     };
     exit.into()
 }

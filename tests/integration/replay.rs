@@ -436,3 +436,48 @@ fn a_request_the_cassette_does_not_hold_fails_the_replay_and_names_the_closest()
     assert_eq!(pass.code, 2, "{}", pass.output());
     assert!(pass.stderr.contains("version 2"), "{}", pass.stderr);
 }
+
+#[test]
+fn a_redacted_cassette_holds_no_customer_text_and_replays_to_the_same_keys_and_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let redacted = dir.path().join("redacted.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_zendesk-crm"))
+        .env_clear()
+        .arg("redact-cassette")
+        .arg("--cassette")
+        .arg(cassettes().join("tickets_multi_page.json"))
+        .arg("--out")
+        .arg(&redacted)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let done: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(done["bodies"], 3);
+
+    let out = dir.path().join("out");
+    let pass = replay(&redacted, &out);
+    assert_eq!(pass.code, 0, "{}", pass.output());
+    let replayed = tree(&out);
+    let golden = tree(&cassettes().join("tickets_multi_page"));
+    assert_eq!(keys(&replayed), keys(&golden));
+    let state = "zendesk/crm/state.json";
+    assert_eq!(replayed[state], golden[state]);
+    for (key, bytes) in replayed.iter().filter(|(k, _)| k.as_str() != state) {
+        let page: Value = serde_json::from_slice(bytes).unwrap();
+        let original: Value = serde_json::from_slice(&golden[key]).unwrap();
+        for (t, o) in page["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(original["tickets"].as_array().unwrap())
+        {
+            assert_eq!(t["subject"], "redacted");
+            assert_eq!(t["description"], "redacted");
+            assert_ne!(o["subject"], "redacted");
+            assert_eq!(
+                (&t["id"], &t["generated_timestamp"]),
+                (&o["id"], &o["generated_timestamp"])
+            );
+        }
+    }
+}

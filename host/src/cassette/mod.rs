@@ -5,9 +5,11 @@
 //! kept stable): a header with everything the guest received that is not an HTTP answer
 //! (settings, the initial checkpoint, the pass start and jitter seed, the host's deadline and
 //! memory cap), then every HTTP exchange the guest made, in order. [`record`] captures them in
-//! the egress hook; [`replay`] answers from them in the same hook.
+//! the egress hook; [`replay`] answers from them in the same hook; [`redact`] makes a copy
+//! without customer data.
 
 pub mod record;
+pub mod redact;
 pub mod replay;
 
 use std::path::Path;
