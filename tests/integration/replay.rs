@@ -208,7 +208,15 @@ fn committed(name: &str, scenario: fn(u16, &Path) -> Recorded, port: u16) -> Pas
     if flag("RECORD_CASSETTES") {
         let recorded = scenario(port, &cassette);
         let out = tempfile::tempdir().expect("temp dir");
+        let started = std::time::Instant::now();
         let replayed = replay(&cassette, &out.path().join("out"));
+        // For the one re-recording it: what the recording cost against what its replay costs.
+        eprintln!(
+            "{name}: recorded pass {} ms, replay {} ms (wall, process included), cassette {} bytes",
+            recorded.pass.summary()["duration_ms"],
+            started.elapsed().as_millis(),
+            std::fs::metadata(&cassette).map(|m| m.len()).unwrap_or(0)
+        );
         assert_eq!(replayed.code, 0, "{}", replayed.output());
         assert_eq!(tree(&out.path().join("out")), recorded.stored());
         assert_eq!(waits_ms(&replayed), waits_ms(&recorded.pass));
@@ -296,7 +304,7 @@ fn committed_audit_log_pages_replay_to_their_golden_output() {
 }
 
 #[test]
-fn a_recorded_pass_replays_byte_for_byte_with_the_simulator_gone() {
+fn a_recorded_pass_with_transport_failures_replays_byte_for_byte_with_the_simulator_gone() {
     let dir = tempfile::tempdir().unwrap();
     let cassette = dir.path().join("pass.json");
     let recorded = {
@@ -309,8 +317,13 @@ fn a_recorded_pass_replays_byte_for_byte_with_the_simulator_gone() {
             status: 503,
             retry_after: Some(0),
         });
+        // The first page comes at once; the second page's request times out once.
+        sim.push_fault(Fault::Delay { ms: 0 });
+        sim.push_fault(Fault::Delay { ms: 3000 });
         let mut c = Collector::new(&sim);
-        c.env("PAGE_SIZE", 10).env("HTTP_RETRIES", 4);
+        c.env("PAGE_SIZE", 10)
+            .env("HTTP_RETRIES", 4)
+            .env("HTTP_TIMEOUT", 1);
         record(&sim, c, &cassette)
         // The simulator stops here: the replay has no server to reach.
     };
@@ -340,7 +353,15 @@ fn a_recorded_pass_replays_byte_for_byte_with_the_simulator_gone() {
         .collect();
     assert_eq!(
         outcomes,
-        ["error reset", "200 broken", "503", "200", "200", "200"],
+        [
+            "error reset",
+            "200 broken",
+            "503",
+            "200",
+            "error timeout",
+            "200",
+            "200"
+        ],
         "{c}"
     );
 }
@@ -428,6 +449,16 @@ fn a_request_the_cassette_does_not_hold_fails_the_replay_and_names_the_closest()
         "{}",
         pass.stderr
     );
+
+    // Fewer requests than recorded is a divergence too: with one page allowed, the guest
+    // leaves two recorded pages unused.
+    cassette["settings"]["resources"][0]["page_size"] = 10.into();
+    cassette["settings"]["max_pages"] = 1.into();
+    std::fs::write(&edited, serde_json::to_vec(&cassette).unwrap()).unwrap();
+    let pass = replay(&edited, &dir.path().join("out1"));
+    assert_eq!(pass.code, 9, "{}", pass.output());
+    assert_eq!(pass.summary()["cassette"]["used"], 1);
+    assert_eq!(pass.summary()["cassette"]["exchanges"], 3);
 
     // A cassette of another version is refused by name, before anything runs.
     cassette["version"] = 2.into();
