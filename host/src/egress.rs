@@ -332,6 +332,18 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_without_credentials_adds_none_and_still_drops_the_guests() {
+        let p = EgressPolicy::without_credentials("https://acme.zendesk.com").unwrap();
+        let mut r = get(&format!("https://acme.zendesk.com{TICKETS}"));
+        r.headers_mut()
+            .insert(AUTHORIZATION, HeaderValue::from_static("Basic guest"));
+        assert_eq!(p.vet(&mut r).unwrap(), "incremental_tickets");
+        assert!(r.headers().get(AUTHORIZATION).is_none());
+        let mut other = get(&format!("https://evil.example{TICKETS}"));
+        assert!(matches!(p.vet(&mut other), Err(Refusal::Origin(_))));
+    }
+
+    #[test]
     fn plain_http_only_to_loopback() {
         let c = Credentials::Bearer(SecretString::from("tok"));
         assert!(EgressPolicy::new("http://127.0.0.1:8080", &c).is_ok());

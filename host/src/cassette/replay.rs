@@ -245,3 +245,83 @@ impl HttpBody for Recorded {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cassette::{Body, RequestRecord, ResponseRecord};
+
+    fn exchange(url: &str, status: u16) -> Exchange {
+        Exchange {
+            request: RequestRecord {
+                method: "GET".into(),
+                url: format!("https://acme.zendesk.com{url}"),
+                headers: vec![],
+            },
+            outcome: Outcome::Response(ResponseRecord {
+                status,
+                headers: vec![],
+                body: Body::Text("{}".into()),
+                body_end: BodyEnd::Complete,
+            }),
+        }
+    }
+
+    fn player(exchanges: Vec<Exchange>) -> Player {
+        Player(Arc::new(Mutex::new(State {
+            exchanges,
+            seen: 0,
+            used: 0,
+            unmatched: Vec::new(),
+        })))
+    }
+
+    fn status(answer: Answer) -> u16 {
+        match answer {
+            Answer::Response(r) => r.status().as_u16(),
+            _ => panic!("not a response"),
+        }
+    }
+
+    #[test]
+    fn retries_of_one_request_take_successive_answers_in_order() {
+        let p = player(vec![exchange("/a?x=1", 429), exchange("/a?x=1", 200)]);
+        assert_eq!(
+            status(p.answer("GET", "https://acme.zendesk.com/a?x=1")),
+            429
+        );
+        assert_eq!(
+            status(p.answer("GET", "https://acme.zendesk.com/a?x=1")),
+            200
+        );
+        assert_eq!(p.report().0, 2);
+    }
+
+    #[test]
+    fn an_unmatched_request_names_what_was_expected_and_the_closest() {
+        let p = player(vec![
+            exchange("/api/v2/audit_logs.json?page=1", 200),
+            exchange("/api/v2/incremental/tickets/cursor.json?per_page=10", 200),
+        ]);
+        let Answer::Unmatched(u) = p.answer(
+            "GET",
+            "https://acme.zendesk.com/api/v2/incremental/tickets/cursor.json?per_page=5",
+        ) else {
+            panic!("matched");
+        };
+        assert_eq!(u.position, 0);
+        assert_eq!(
+            u.expected.as_deref(),
+            Some("GET /api/v2/audit_logs.json?page=1")
+        );
+        assert_eq!(u.closest_position, Some(1));
+        let (used, total, unmatched) = p.report();
+        assert_eq!((used, total, unmatched.len()), (0, 2, 1));
+        // Past the end of the cassette nothing is expected, and nothing is sent.
+        let q = player(vec![]);
+        assert!(matches!(
+            q.answer("GET", "https://acme.zendesk.com/a"),
+            Answer::Unmatched(Unmatched { expected: None, .. })
+        ));
+    }
+}
