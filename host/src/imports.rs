@@ -13,6 +13,7 @@ use crate::bindings::zendesk::crm::log::Level;
 use crate::bindings::zendesk::crm::object_store::{PutOutcome, StoreError};
 use crate::bindings::zendesk::crm::pass_control::StopReason;
 use crate::bindings::zendesk::crm::{checkpoint_store, log, object_store, pass_control, types};
+use crate::cassette::StopTape;
 use crate::clock::GuestClock;
 use crate::control::PassControl;
 use crate::egress::Egress;
@@ -36,6 +37,8 @@ pub struct PassState {
     pub clock: GuestClock,
     /// The checkpoint bytes the guest loaded (kept for a cassette's header).
     pub loaded_checkpoint: Option<Vec<u8>>,
+    /// `stop-requested` answers, recorded or replayed.
+    pub stops: StopTape,
 }
 
 /// The memory cap of one instance, remembering whether it refused growth so the error can
@@ -103,6 +106,7 @@ impl PassState {
             stats,
             clock: GuestClock::default(),
             loaded_checkpoint: None,
+            stops: StopTape::Off,
         }
     }
 }
@@ -194,12 +198,17 @@ fn to_wit_checkpoint_error(e: StorageError) -> CheckpointError {
 
 impl pass_control::Host for PassState {
     async fn stop_requested(&mut self) -> Option<StopReason> {
-        if self.control.stop.is_requested() {
-            Some(StopReason::Shutdown)
+        let live = if self.control.stop.is_requested() {
+            Some("shutdown")
         } else if self.control.deadline_passed() {
-            Some(StopReason::Deadline)
+            Some("deadline")
         } else {
             None
+        };
+        match self.stops.answer(live).as_deref() {
+            Some("shutdown") => Some(StopReason::Shutdown),
+            Some(_) => Some(StopReason::Deadline),
+            None => None,
         }
     }
 

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use crate::bindings::Settings;
 use crate::cassette::record::Recorder;
 use crate::cassette::replay::Player;
-use crate::cassette::{Body, Cassette, FORMAT, HostRecord, SettingsRecord, VERSION};
+use crate::cassette::{Body, Cassette, FORMAT, HostRecord, SettingsRecord, StopTape, VERSION};
 use crate::cli::{RecordArgs, ReplayArgs, RunArgs, ServeArgs};
 use crate::config::PassConfig;
 use crate::control::{PassControl, StopFlag};
@@ -288,7 +288,7 @@ async fn one_pass(
         Tape::Replay { cassette, .. } => Mode::Replay(Player::new(cassette)),
     };
     let stats = PassStats::default();
-    let state = PassState::new(
+    let mut state = PassState::new(
         Egress::with_mode(Arc::clone(&config.egress), stats.clone(), mode.clone()),
         Arc::new(store),
         KeyPolicy::new(&config.prefix, &config.state_key),
@@ -296,6 +296,17 @@ async fn one_pass(
         config.memory_limit_bytes,
         stats.clone(),
     );
+    state.stops = match tape {
+        Tape::Off => StopTape::Off,
+        Tape::Record(_) => StopTape::Record {
+            calls: 0,
+            stops: Vec::new(),
+        },
+        Tape::Replay { cassette, .. } => StopTape::Replay {
+            calls: 0,
+            stops: cassette.stops.clone(),
+        },
+    };
     let started = Instant::now();
     tracing::info!(pass_start, resources = %config.resources.join(","), %checkpoint, "pass starting");
     let (result, mut state) = runtime.run_pass(state, &settings, Some(deadline)).await;
@@ -415,6 +426,7 @@ fn finish_tape(
                 },
                 initial_checkpoint: state.loaded_checkpoint.as_deref().map(Body::from_bytes),
                 exchanges: recorder.exchanges(),
+                stops: state.stops.recorded(),
             };
             summary.cassette = Some(CassetteSummary {
                 path: path.display().to_string(),

@@ -512,3 +512,64 @@ fn a_redacted_cassette_holds_no_customer_text_and_replays_to_the_same_keys_and_c
         }
     }
 }
+
+#[test]
+fn a_pass_stopped_by_a_signal_replays_to_the_same_stop() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("stopped.json");
+    let sim = sim(0, false);
+    sim.add_tickets(1, 30, T0 - 3000);
+    // The first page comes at once; the second is still in flight when the signal comes.
+    sim.push_fault(Fault::Delay { ms: 0 });
+    sim.push_fault(Fault::Delay { ms: 1500 });
+    let mut c = Collector::new(&sim);
+    c.env("PAGE_SIZE", 10);
+    let mut child = c
+        .command("record", sim.now())
+        .arg("--cassette")
+        .arg(&cassette)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting record");
+    let stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut lines = stderr.lines().map_while(Result::ok);
+    assert!(
+        lines.by_ref().any(|l| l.contains("page stored")),
+        "record ended before storing a page"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    // Drain stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let output = child.wait_with_output().expect("record exits");
+    let recorded = Pass {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::new(),
+    };
+    assert_eq!(recorded.code, 0, "{}", recorded.stdout);
+    assert_eq!(recorded.tickets()["stopped"], "shutdown");
+    let c_json: Value = serde_json::from_slice(&std::fs::read(&cassette).unwrap()).unwrap();
+    assert_eq!(
+        c_json["stops"][0]["reason"], "shutdown",
+        "{}",
+        c_json["stops"]
+    );
+
+    // The replay stops at the same call, with the same pages stored and nothing unused.
+    let out = dir.path().join("out");
+    let replayed = replay(&cassette, &out);
+    assert_eq!(replayed.code, 0, "{}", replayed.output());
+    assert_eq!(replayed.tickets()["stopped"], "shutdown");
+    assert_eq!(replayed.tickets()["pages"], recorded.tickets()["pages"]);
+    assert_eq!(
+        replayed.summary()["cassette"]["used"],
+        replayed.summary()["cassette"]["exchanges"]
+    );
+    assert_eq!(tree(&out), tree(c.out.path()));
+}
