@@ -53,9 +53,10 @@ fn paced_by(pass_stderr: &str, limit: &str) -> usize {
 
 #[test]
 fn a_pass_of_many_pages_keeps_to_ten_requests_a_window_and_meets_no_429() {
-    let sim = enforcing(RateLimits::zendesk(Duration::from_millis(400)));
+    // Windows of a second: requests come far faster than 10 a second, so the budget must act.
+    let sim = enforcing(RateLimits::zendesk(Duration::from_secs(1)));
     add_tickets(&sim, 25);
-    let c = collector(&sim, 400);
+    let c = collector(&sim, 1000);
     let pass = c.run(&sim);
     assert_eq!(pass.code, 0, "{}", pass.output());
     let t = pass.tickets();
@@ -118,7 +119,7 @@ fn audit_logs_keep_to_the_account_limit_setting() {
     // Audit logs have no limit of their own on Zendesk; here the simulator gives the path
     // one of 5 a window, and `ACCOUNT_RATE_LIMIT=5` is all that keeps the pass under it.
     let sim = enforcing(RateLimits {
-        window: Duration::from_millis(400),
+        window: Duration::from_secs(1),
         account: 700,
         endpoints: vec![EndpointLimit {
             path_prefix: "/api/v2/audit_logs".to_owned(),
@@ -128,7 +129,7 @@ fn audit_logs_keep_to_the_account_limit_setting() {
     for id in 1..=12 {
         sim.add_audit_event(id, T0 - 1000 + id as i64);
     }
-    let mut c = collector(&sim, 400);
+    let mut c = collector(&sim, 1000);
     c.env("RESOURCES", "audit_logs")
         .env("ACCOUNT_RATE_LIMIT", 5);
     let pass = c.run(&sim);
@@ -172,4 +173,21 @@ fn the_budget_never_waits_past_the_deadline() {
     assert_eq!(next.code, 0, "{}", next.output());
     assert_eq!(next.tickets()["records"], 15);
     assert_eq!(sorted_unique(c2.stored_tickets()), visible(&sim));
+}
+
+#[test]
+fn a_limit_of_zero_is_a_configuration_error() {
+    let sim = simulator();
+    for (name, value) in [
+        ("EXPORT_RATE_LIMIT", "0"),
+        ("ACCOUNT_RATE_LIMIT", "0"),
+        ("ZENDESK_CRM_RATE_WINDOW", "0s"),
+    ] {
+        let mut c = Collector::new(&sim);
+        c.env(name, value);
+        let pass = c.run(&sim);
+        assert_eq!(pass.code, 2, "{name}={value}: {}", pass.output());
+        assert!(pass.stderr.contains(name), "{}", pass.stderr);
+    }
+    assert!(sim.requests().is_empty());
 }
