@@ -266,7 +266,7 @@ impl RateBudget {
             );
             let mut t = now;
             while t < ready {
-                monotonic_clock::subscribe_instant(ready.min(t.saturating_add(SLICE_NS))).block();
+                monotonic_clock::subscribe_duration((ready - t).min(SLICE_NS)).block();
                 t = monotonic_clock::now();
                 if let Some(reason) = pass_control::stop_requested() {
                     self.waited_ns += t.saturating_sub(now);
