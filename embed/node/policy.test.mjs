@@ -148,6 +148,8 @@ test("settings: 64-bit fields become BigInt, and an inexact JSON number is refus
     assert.equal(settings.resources[0].overlapSeconds, undefined);
     assert.equal(settings.retry.jitterSeed, 18446744073709551615n);
     assert.equal(settings.startTime, undefined);
+    assert.deepEqual(settings.rate, { windowMs: 60000n, accountRequests: 200 });
+    assert.equal(settings.resources[0].requestsPerWindow, undefined);
     fs.writeFileSync(file, JSON.stringify({ baseUrl: "https://a.zendesk.com", resources: [{ name: "x" }], maxPageBytes: 2 ** 60 }));
     assert.throws(() => readSettings(file), /write it as a string/);
     fs.writeFileSync(file, JSON.stringify({ baseUrl: "https://a.zendesk.com", resources: [{ name: "x" }], maxPage: 1 }));

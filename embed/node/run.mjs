@@ -350,7 +350,7 @@ export function readSettings(file) {
   }
   const s = onlyKnown(raw, [
     "baseUrl", "resources", "maxPages", "startTime", "lookbackSeconds", "passStart",
-    "objectPrefix", "outputFormat", "retry", "maxPageBytes", "stateKey",
+    "objectPrefix", "outputFormat", "retry", "maxPageBytes", "rate", "stateKey",
   ], "settings");
   if (typeof s.baseUrl !== "string") throw new UsageError("settings: baseUrl is required");
   if (!Array.isArray(s.resources) || s.resources.length === 0) {
@@ -359,6 +359,7 @@ export function readSettings(file) {
   const retry = onlyKnown(s.retry ?? {}, [
     "retries", "timeoutMs", "initialBackoffMs", "maxBackoffMs", "jitterSeed",
   ], "retry");
+  const rate = onlyKnown(s.rate ?? {}, ["windowMs", "accountRequests"], "rate");
   const stateKey = s.stateKey ?? DEFAULT_STATE_KEY;
   if (typeof stateKey !== "string" || keyProblem(stateKey, "", "") !== null) {
     throw new UsageError(`settings: stateKey ${JSON.stringify(stateKey)} is not a plain relative key`);
@@ -369,13 +370,14 @@ export function readSettings(file) {
   const settings = {
     baseUrl: s.baseUrl,
     resources: s.resources.map((r, i) => {
-      onlyKnown(r, ["name", "pageSize", "lagSeconds", "overlapSeconds"], `resources[${i}]`);
+      onlyKnown(r, ["name", "pageSize", "lagSeconds", "overlapSeconds", "requestsPerWindow"], `resources[${i}]`);
       if (typeof r.name !== "string") throw new UsageError(`settings: resources[${i}].name is required`);
       return {
         name: r.name,
         pageSize: int32(r.pageSize, `resources[${i}].pageSize`, { optional: true }),
         lagSeconds: int64(r.lagSeconds, `resources[${i}].lagSeconds`, { optional: true }),
         overlapSeconds: int64(r.overlapSeconds, `resources[${i}].overlapSeconds`, { optional: true }),
+        requestsPerWindow: int32(r.requestsPerWindow, `resources[${i}].requestsPerWindow`, { optional: true }),
       };
     }),
     maxPages: int32(s.maxPages ?? 20, "maxPages"),
@@ -393,6 +395,11 @@ export function readSettings(file) {
       jitterSeed: int64(retry.jitterSeed ?? BigInt.asUintN(64, passStart) ^ 0x5a3de5c011ec7042n, "retry.jitterSeed"),
     },
     maxPageBytes: int64(s.maxPageBytes ?? 268_435_456, "maxPageBytes"),
+    // Our host's defaults: Zendesk's minute, and the lowest plan's account limit.
+    rate: {
+      windowMs: int64(rate.windowMs ?? 60_000, "rate.windowMs"),
+      accountRequests: int32(rate.accountRequests ?? 200, "rate.accountRequests"),
+    },
   };
   return { settings, stateKey };
 }

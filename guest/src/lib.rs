@@ -12,6 +12,7 @@ mod http;
 mod log;
 mod object_key;
 mod pass;
+mod rate_budget;
 mod retry;
 mod settings;
 mod tickets;

@@ -11,6 +11,10 @@ pub fn event(level: Level, message: &str, fields: &[(&str, String)]) {
     emit(level, message, &fields);
 }
 
+pub fn debug(message: &str, fields: &[(&str, String)]) {
+    event(Level::Debug, message, fields);
+}
+
 pub fn info(message: &str, fields: &[(&str, String)]) {
     event(Level::Info, message, fields);
 }

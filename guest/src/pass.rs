@@ -13,6 +13,7 @@ use crate::error::Failure;
 use crate::http::Response;
 use crate::log;
 use crate::object_key::{RecordStamp, object_key};
+use crate::rate_budget::RateBudget;
 use crate::retry::{Fetched, Retrier};
 use crate::settings::{AUDIT_LOGS, INCREMENTAL_TICKETS, PassSettings, SettingsError};
 use crate::tickets;
@@ -240,11 +241,17 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
         settings: &settings,
         checkpoint,
         mode,
-        retrier: Retrier::new(settings.retry, settings.max_page_bytes),
+        retrier: Retrier::new(
+            settings.retry,
+            settings.max_page_bytes,
+            RateBudget::for_pass(&settings),
+        ),
     };
     let mut outcomes = Vec::with_capacity(settings.resources.len());
     for r in &settings.resources {
         let retries_before = sink.retrier.retries;
+        sink.retrier.budget.select(&r.name);
+        let waited_before = sink.retrier.budget.waited_ms();
         // `PassSettings` has refused unknown names.
         let progress = if r.name == AUDIT_LOGS {
             audit_logs::collect(&mut sink, r)
@@ -261,6 +268,7 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
             objects_created: progress.created,
             objects_existing: progress.existing,
             retries: sink.retrier.retries - retries_before,
+            rate_wait_ms: sink.retrier.budget.waited_ms() - waited_before,
             caught_up: progress.caught_up,
             behind_seconds: progress
                 .behind

@@ -1,7 +1,8 @@
 //! Requests with retries: 429 and 503 wait for `Retry-After` (60 s for a 429 without one),
 //! other 5xx and transport errors back off exponentially with seeded jitter, up to
 //! `HTTP_RETRIES`. The host can stop the pass before any attempt, and no wait runs past the
-//! pass deadline: the resource then ends cleanly at its last stored page.
+//! pass deadline: the resource then ends cleanly at its last stored page. Every attempt, the
+//! first and each retry, first waits for the rate budget (`rate_budget.rs`).
 
 use crate::bindings::wasi::clocks::monotonic_clock;
 use crate::bindings::zendesk::crm::pass_control::{self, StopReason};
@@ -9,6 +10,7 @@ use crate::bindings::zendesk::crm::types::RetryPolicy;
 use crate::error::Failure;
 use crate::http::{self, HttpError, Response};
 use crate::log;
+use crate::rate_budget::RateBudget;
 use crate::settings::Origin;
 
 /// Wait for a 429 that names none, as Zendesk's own clients do.
@@ -32,15 +34,18 @@ pub struct Retrier {
     max_page_bytes: u64,
     /// Retries made so far, reported per resource.
     pub retries: u32,
+    /// Every attempt waits for it, and counts in it.
+    pub budget: RateBudget,
 }
 
 impl Retrier {
-    pub fn new(policy: RetryPolicy, max_page_bytes: u64) -> Retrier {
+    pub fn new(policy: RetryPolicy, max_page_bytes: u64, budget: RateBudget) -> Retrier {
         Retrier {
             rng: fastrand::Rng::with_seed(policy.jitter_seed),
             policy,
             max_page_bytes,
             retries: 0,
+            budget,
         }
     }
 
@@ -48,6 +53,9 @@ impl Retrier {
         let mut attempt: u32 = 0;
         loop {
             if let Some(reason) = pass_control::stop_requested() {
+                return Fetched::Stopped(reason);
+            }
+            if let Err(reason) = self.budget.pace() {
                 return Fetched::Stopped(reason);
             }
             // No attempt outlives the pass deadline: a slow response ends at it, and the
@@ -58,6 +66,8 @@ impl Retrier {
                 None => self.policy.timeout_ms,
             };
             let result = http::get(origin, path_and_query, timeout_ms, self.max_page_bytes);
+            self.budget
+                .count(monotonic_clock::now(), result.as_ref().ok());
             let (wait_ms, why) = match result {
                 Ok(r) if r.status == 429 || r.status >= 500 => {
                     let retry_after = r.header("retry-after").and_then(|v| v.parse::<u64>().ok());

@@ -48,6 +48,8 @@ pub struct ResourceSettings {
     pub name: String,
     pub page_size: Option<u32>,
     pub lag_seconds: Option<u64>,
+    /// Requests per rate window to this resource's endpoint; none = its documented limit.
+    pub requests_per_window: Option<u32>,
 }
 
 /// The validated settings of one pass.
@@ -63,6 +65,9 @@ pub struct PassSettings {
     pub ndjson: bool,
     pub retry: RetryPolicy,
     pub max_page_bytes: u64,
+    /// Length of a rate window, and the account's requests per window.
+    pub rate_window_ms: u64,
+    pub account_requests: u32,
 }
 
 /// What is wrong with the settings.
@@ -119,10 +124,17 @@ impl PassSettings {
                     r.name
                 )));
             }
+            if r.requests_per_window == Some(0) {
+                return Err(SettingsError::Invalid(format!(
+                    "requests per rate window of {:?} must be at least 1",
+                    r.name
+                )));
+            }
             resources.push(ResourceSettings {
                 name: r.name,
                 page_size: r.page_size,
                 lag_seconds: r.lag_seconds,
+                requests_per_window: r.requests_per_window,
             });
         }
         if s.max_pages == 0 {
@@ -153,6 +165,16 @@ impl PassSettings {
                 "max page bytes must be positive".into(),
             ));
         }
+        if s.rate.window_ms == 0 {
+            return Err(SettingsError::Invalid(
+                "rate window must be positive".into(),
+            ));
+        }
+        if s.rate.account_requests == 0 {
+            return Err(SettingsError::Invalid(
+                "ACCOUNT_RATE_LIMIT must be at least 1".into(),
+            ));
+        }
         Ok(PassSettings {
             origin,
             resources,
@@ -164,6 +186,8 @@ impl PassSettings {
             ndjson: matches!(s.output_format, OutputFormat::Ndjson),
             retry: s.retry,
             max_page_bytes: s.max_page_bytes,
+            rate_window_ms: s.rate.window_ms,
+            account_requests: s.rate.account_requests,
         })
     }
 }

@@ -15,4 +15,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::zendesk::crm::collector::{ResourceError, ResourceOutcome, SetupError, StopCause};
-pub use zendesk::crm::types::{OutputFormat, ResourceRequest, RetryPolicy, Settings};
+pub use zendesk::crm::types::{OutputFormat, RateBudget, ResourceRequest, RetryPolicy, Settings};

@@ -230,6 +230,27 @@ pub struct RunArgs {
     )]
     pub max_retry_wait: u64,
 
+    /// Requests a minute to the incremental ticket export: Zendesk allows 10, or 30 with the
+    /// High Volume API add-on. Retries count too.
+    #[arg(
+        long,
+        env = "EXPORT_RATE_LIMIT",
+        default_value_t = 10,
+        hide_env_values = true
+    )]
+    pub export_rate_limit: u32,
+
+    /// Requests a minute for the whole account, all resources together: the plan's limit
+    /// (Team 200, Growth and Professional 400, Enterprise 700, Enterprise Plus or the High
+    /// Volume add-on 2500). Audit logs have no limit of their own besides this one.
+    #[arg(
+        long,
+        env = "ACCOUNT_RATE_LIMIT",
+        default_value_t = 200,
+        hide_env_values = true
+    )]
+    pub account_rate_limit: u32,
+
     /// Wall-clock budget of a pass, e.g. `50m`. Near it the component stops after the page in
     /// flight (no request or wait outlives it); a component that does not return within 30 s
     /// more is stopped.
@@ -264,4 +285,9 @@ pub struct RunArgs {
     /// with a simulator's clock).
     #[arg(long, env = "ZENDESK_CRM_PASS_START", hide = true)]
     pub pass_start: Option<i64>,
+
+    /// Test only: the length of a rate window (Zendesk's is a minute), so tests of the rate
+    /// budget need not wait minutes.
+    #[arg(long, env = "ZENDESK_CRM_RATE_WINDOW", value_parser = humantime::parse_duration, default_value = "60s", hide = true)]
+    pub rate_window: std::time::Duration,
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bindings::{OutputFormat, ResourceRequest, RetryPolicy, Settings};
+use crate::bindings::{OutputFormat, RateBudget, ResourceRequest, RetryPolicy, Settings};
 use crate::cli::{OutputFormatArg, RunArgs};
 use crate::credentials::{Credentials, CredentialsError};
 use crate::egress::{EgressPolicy, OriginError};
@@ -43,6 +43,9 @@ pub struct PassConfig {
     pub http_timeout_secs: u64,
     pub http_retries: u32,
     pub max_retry_wait_secs: u64,
+    pub export_rate_limit: u32,
+    pub account_rate_limit: u32,
+    pub rate_window: Duration,
     pub prefix: String,
     pub state_key: String,
     pub out: PathBuf,
@@ -92,6 +95,17 @@ impl PassConfig {
         if args.page_size == Some(0) {
             return Err(ConfigError::Zero("PAGE_SIZE"));
         }
+        if args.export_rate_limit == 0 {
+            return Err(ConfigError::Zero("EXPORT_RATE_LIMIT"));
+        }
+        if args.account_rate_limit == 0 {
+            return Err(ConfigError::Zero("ACCOUNT_RATE_LIMIT"));
+        }
+        if args.rate_window.as_millis() == 0 {
+            return Err(ConfigError::Zero(
+                "ZENDESK_CRM_RATE_WINDOW (in milliseconds)",
+            ));
+        }
         Ok(PassConfig {
             base_url: args.base_url.trim_end_matches('/').to_owned(),
             egress: Arc::new(egress),
@@ -104,6 +118,9 @@ impl PassConfig {
             http_timeout_secs: args.http_timeout,
             http_retries: args.http_retries,
             max_retry_wait_secs: args.max_retry_wait,
+            export_rate_limit: args.export_rate_limit,
+            account_rate_limit: args.account_rate_limit,
+            rate_window: args.rate_window,
             prefix: args.s3_prefix,
             state_key: args.state_key,
             out: args.out,
@@ -134,6 +151,9 @@ impl PassConfig {
                     page_size: self.page_size,
                     lag_seconds: (name == "audit_logs").then_some(self.audit_lag_seconds),
                     overlap_seconds: None,
+                    // Other endpoints keep the component's defaults (access logs: 50).
+                    requests_per_window: (name == "incremental_tickets")
+                        .then_some(self.export_rate_limit),
                 })
                 .collect(),
             max_pages: self.max_pages,
@@ -151,6 +171,10 @@ impl PassConfig {
                 jitter_seed: pass_start as u64 ^ 0x5a3d_e5c0_11ec_7042,
             },
             max_page_bytes: self.max_page_bytes,
+            rate: RateBudget {
+                window_ms: u64::try_from(self.rate_window.as_millis()).unwrap_or(u64::MAX),
+                account_requests: self.account_rate_limit,
+            },
         }
     }
 }

@@ -58,6 +58,8 @@ pub struct ResourceSummary {
     /// Bytes of the objects created (measured by the host).
     pub bytes: u64,
     pub retries: u32,
+    /// Milliseconds the rate budget held requests back (measured by the component).
+    pub rate_wait_ms: u64,
     /// 429 answers among the responses (measured by the host).
     pub rate_limited: u32,
     pub caught_up: bool,
@@ -94,6 +96,7 @@ pub fn from_wit_outcome(o: ResourceOutcome) -> ResourceSummary {
         objects_existing: o.objects_existing,
         bytes: 0,
         retries: o.retries,
+        rate_wait_ms: o.rate_wait_ms,
         rate_limited: 0,
         caught_up: o.caught_up,
         behind_seconds: o.behind_seconds,

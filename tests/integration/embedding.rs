@@ -109,6 +109,8 @@ fn settings(base_url: &str, pass_start: i64) -> Value {
             "jitterSeed": (pass_start as u64 ^ 0x5a3d_e5c0_11ec_7042).to_string(),
         },
         "maxPageBytes": 268_435_456,
+        // The harness's short rate windows (and our host's default account limit).
+        "rate": {"windowMs": 50, "accountRequests": 200},
         "stateKey": "zendesk/crm/state.json",
     })
 }

@@ -7,6 +7,7 @@ mod audit_logs;
 mod bad_input;
 mod embedding;
 mod paging;
+mod rate_budget;
 mod replay;
 mod retries;
 mod schedule;

@@ -3,4 +3,6 @@
 pub mod raw_http;
 pub mod sim;
 
-pub use sim::{Fault, RecordedRequest, SimConfig, Simulator};
+pub use sim::{
+    EndpointLimit, Fault, INCREMENTAL_EXPORTS, RateLimits, RecordedRequest, SimConfig, Simulator,
+};

@@ -12,6 +12,7 @@ mod export;
 mod faults;
 mod iso8601;
 mod params;
+mod rate_limits;
 mod routes;
 mod server;
 mod state;
@@ -27,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub use faults::Fault;
+pub use rate_limits::{EndpointLimit, INCREMENTAL_EXPORTS, RateLimits};
 pub use wire::{RecordedRequest, percent_encode};
 
 use state::{Shared, State};
@@ -45,6 +47,10 @@ pub struct SimConfig {
     pub page_cap: Option<usize>,
     /// Gzip bodies when the request's Accept-Encoding contains `gzip`.
     pub gzip: bool,
+    /// Enforce these rate limits (429 with `Retry-After` past them, and account-level headers
+    /// from their counts). `None`: nothing is enforced and the headers count a simulated
+    /// minute against 700.
+    pub rate_limits: Option<RateLimits>,
 }
 
 impl Default for SimConfig {
@@ -57,6 +63,7 @@ impl Default for SimConfig {
             too_recent_status: 422,
             page_cap: None,
             gzip: true,
+            rate_limits: None,
         }
     }
 }
@@ -81,9 +88,11 @@ impl Simulator {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
+        let mut state = State::new(config.now);
+        state.limiter = config.rate_limits.clone().map(rate_limits::Limiter::new);
         let shared = Arc::new(Shared {
             origin: format!("http://{addr}"),
-            state: Mutex::new(State::new(config.now)),
+            state: Mutex::new(state),
             config,
         });
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -197,6 +206,21 @@ impl Simulator {
     /// `next_page`/`previous_page`) point there (a hostile next URL); `None` restores them.
     pub fn set_after_url_origin(&self, origin: Option<String>) {
         self.lock().after_url_origin = origin;
+    }
+
+    /// 429s answered because a client exceeded `SimConfig::rate_limits` (injected faults
+    /// not included).
+    pub fn rate_limited(&self) -> u32 {
+        self.lock().limiter.as_ref().map_or(0, |l| l.rejected)
+    }
+
+    /// With `SimConfig::rate_limits`: the requests counted in each window that saw any, in
+    /// order, for the account (`"account"`) or an endpoint limit's path prefix.
+    pub fn requests_per_window(&self, scope: &str) -> Vec<u32> {
+        self.lock()
+            .limiter
+            .as_ref()
+            .map_or_else(Vec::new, |l| l.per_window(scope))
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {

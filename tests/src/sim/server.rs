@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use flate2::Compression;
@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
 use super::faults::{self, Fault};
+use super::rate_limits::{AccountHeaders, Verdict};
 use super::routes;
 use super::state::{RATE_LIMIT, Shared};
 use super::wire::{RecordedRequest, SimResponse};
@@ -86,20 +87,42 @@ async fn handle(
             .collect(),
     };
     let is_api = recorded.path().starts_with("/api/");
-    let fault = {
+    let received = Instant::now();
+    let (fault, verdict) = {
         let mut state = shared.state.lock().unwrap();
         state.requests.push(recorded.clone());
         if is_api {
-            state.faults.pop_front()
+            let verdict = state
+                .limiter
+                .as_mut()
+                .map(|l| l.hit(recorded.path(), received));
+            (state.faults.pop_front(), verdict)
         } else {
-            None
+            (None, None)
         }
     };
+    let account = verdict.as_ref().map(|v| v.account);
+    // An injected fault comes first; past a limit, the answer is Zendesk's 429.
+    let fault = fault.or_else(|| {
+        verdict
+            .and_then(|Verdict { limited, .. }| limited)
+            .map(|secs| Fault::RateLimited {
+                retry_after: Some(secs),
+            })
+    });
     let gzip = shared.config.gzip
         && recorded
             .header("accept-encoding")
             .is_some_and(|v| v.to_ascii_lowercase().contains("gzip"));
-    let normal = |shared: &Shared| finish(shared, routes::route(shared, &recorded), is_api, gzip);
+    let normal = |shared: &Shared| {
+        finish(
+            shared,
+            routes::route(shared, &recorded),
+            is_api,
+            gzip,
+            account,
+        )
+    };
     match fault {
         None => Ok(normal(&shared).into_response(SimBody::full)),
         Some(Fault::Delay { ms }) => {
@@ -115,7 +138,7 @@ async fn handle(
         Some(other) => {
             let resp =
                 faults::replacement(&other).unwrap_or_else(|| routes::route(&shared, &recorded));
-            Ok(finish(&shared, resp, is_api, gzip).into_response(SimBody::full))
+            Ok(finish(&shared, resp, is_api, gzip, account).into_response(SimBody::full))
         }
     }
 }
@@ -127,21 +150,39 @@ struct Wire {
     body: Bytes,
 }
 
-fn finish(shared: &Shared, mut resp: SimResponse, is_api: bool, gzip: bool) -> Wire {
+/// `account`: the enforced limits' account-level headers; `None` counts a simulated minute.
+fn finish(
+    shared: &Shared,
+    mut resp: SimResponse,
+    is_api: bool,
+    gzip: bool,
+    account: Option<AccountHeaders>,
+) -> Wire {
     let mut headers = std::mem::take(&mut resp.headers);
     {
         let mut state = shared.state.lock().unwrap();
         headers.push(("x-request-id", state.next_request_id()));
         if is_api {
-            let now = state.clock.now();
-            let (mut remaining, reset) = state.rate.hit(now);
-            if resp.status == 429 {
-                remaining = 0;
-            }
+            let AccountHeaders {
+                limit,
+                remaining,
+                reset,
+            } = account.unwrap_or_else(|| {
+                let now = state.clock.now();
+                let (mut remaining, reset) = state.rate.hit(now);
+                if resp.status == 429 {
+                    remaining = 0;
+                }
+                AccountHeaders {
+                    limit: RATE_LIMIT,
+                    remaining,
+                    reset: u64::try_from(reset).unwrap_or(0),
+                }
+            });
             headers.extend([
-                ("x-rate-limit", RATE_LIMIT.to_string()),
+                ("x-rate-limit", limit.to_string()),
                 ("x-rate-limit-remaining", remaining.to_string()),
-                ("ratelimit-limit", RATE_LIMIT.to_string()),
+                ("ratelimit-limit", limit.to_string()),
                 ("ratelimit-remaining", remaining.to_string()),
                 ("ratelimit-reset", reset.to_string()),
                 ("x-zendesk-api-version", "v2".to_owned()),

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::SimConfig;
 use super::audit::AuditStore;
 use super::faults::Fault;
+use super::rate_limits::Limiter;
 use super::tickets::TicketStore;
 use super::wire::RecordedRequest;
 
@@ -26,6 +27,8 @@ pub(crate) struct State {
     pub requests: Vec<RecordedRequest>,
     pub after_url_origin: Option<String>,
     pub rate: RateWindow,
+    /// Enforced limits, when `SimConfig::rate_limits` is set.
+    pub limiter: Option<Limiter>,
     request_seq: u64,
 }
 
@@ -43,6 +46,7 @@ impl State {
             requests: Vec::new(),
             after_url_origin: None,
             rate: RateWindow::default(),
+            limiter: None,
             request_seq: 0,
         }
     }

@@ -6,6 +6,7 @@ mod errors;
 mod faults;
 mod paging;
 mod polling;
+mod rate_limits;
 mod wire;
 
 use serde_json::Value;
