@@ -136,6 +136,14 @@ fn replay_config(args: &ReplayArgs, c: &Cassette) -> anyhow::Result<PassConfig> 
         pass_start: Some(c.pass_start),
         deadline: std::time::Duration::from_millis(c.host.deadline_ms),
         memory_limit_bytes: usize::try_from(c.host.memory_limit_bytes).unwrap_or(usize::MAX),
+        // The guest's budget comes from the cassette's settings; these mirror them.
+        export_rate_limit: s
+            .resources
+            .iter()
+            .find_map(|r| r.requests_per_window)
+            .unwrap_or(10),
+        account_rate_limit: s.rate.account_requests,
+        rate_window: std::time::Duration::from_millis(s.rate.window_ms),
         cache_dir: args
             .cache_dir
             .clone()

@@ -17,7 +17,7 @@ use std::path::Path;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{OutputFormat, ResourceRequest, RetryPolicy, Settings};
+use crate::bindings::{OutputFormat, RateBudget, ResourceRequest, RetryPolicy, Settings};
 
 /// The `format` field of every cassette.
 pub const FORMAT: &str = "zendesk-crm-cassette";
@@ -235,6 +235,13 @@ pub struct SettingsRecord {
     pub output_format: String,
     pub retry: RetryRecord,
     pub max_page_bytes: u64,
+    pub rate: RateRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateRecord {
+    pub window_ms: u64,
+    pub account_requests: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,6 +250,7 @@ pub struct ResourceRecord {
     pub page_size: Option<u32>,
     pub lag_seconds: Option<u64>,
     pub overlap_seconds: Option<u64>,
+    pub requests_per_window: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -266,6 +274,7 @@ impl From<&Settings> for SettingsRecord {
                     page_size: r.page_size,
                     lag_seconds: r.lag_seconds,
                     overlap_seconds: r.overlap_seconds,
+                    requests_per_window: r.requests_per_window,
                 })
                 .collect(),
             max_pages: s.max_pages,
@@ -286,6 +295,10 @@ impl From<&Settings> for SettingsRecord {
                 jitter_seed: s.retry.jitter_seed,
             },
             max_page_bytes: s.max_page_bytes,
+            rate: RateRecord {
+                window_ms: s.rate.window_ms,
+                account_requests: s.rate.account_requests,
+            },
         }
     }
 }
@@ -311,6 +324,7 @@ impl SettingsRecord {
                     page_size: r.page_size,
                     lag_seconds: r.lag_seconds,
                     overlap_seconds: r.overlap_seconds,
+                    requests_per_window: r.requests_per_window,
                 })
                 .collect(),
             max_pages: self.max_pages,
@@ -327,6 +341,10 @@ impl SettingsRecord {
                 jitter_seed: self.retry.jitter_seed,
             },
             max_page_bytes: self.max_page_bytes,
+            rate: RateBudget {
+                window_ms: self.rate.window_ms,
+                account_requests: self.rate.account_requests,
+            },
         })
     }
 }
