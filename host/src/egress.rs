@@ -160,6 +160,7 @@ impl WasiHttpHooks for Egress {
             }
         };
         tracing::debug!(method = %request.method(), path = %request.uri().path(), "request");
+        crate::failpoint::hit(crate::failpoint::REQUEST_BEFORE_SEND);
         let stats = self.stats.clone();
         Box::new(async move {
             use http_body_util::BodyExt;

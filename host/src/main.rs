@@ -20,6 +20,10 @@ fn main() -> ExitCode {
         }
     };
     zendesk_crm::logging::init(cli.log_format);
+    if let Err(e) = zendesk_crm::failpoint::init() {
+        tracing::error!(error = %e, "invalid test-only failpoint setting");
+        return Exit::Config.into();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -5,6 +5,7 @@ mod harness;
 
 mod audit_logs;
 mod bad_input;
+mod crash;
 mod embedding;
 mod paging;
 mod retries;
