@@ -144,3 +144,63 @@ fn a_refused_start_time_is_reported_as_such_with_400_or_422() {
         assert!(c.objects().is_empty());
     }
 }
+
+#[test]
+fn an_audit_cursor_that_does_not_advance_ends_the_pass_instead_of_looping() {
+    let sim = simulator();
+    for i in 0..25u64 {
+        sim.add_audit_event(i + 1, T0 - 5000 + i as i64);
+    }
+    let audit = |sim: &Simulator| {
+        let mut c = Collector::new(sim);
+        c.env("RESOURCES", "audit_logs").env("PAGE_SIZE", 10);
+        c
+    };
+    // The first page's cursor, as this pass's first request will get it.
+    let probe = audit(&sim);
+    assert_eq!(probe.run_at(sim.now(), &["--max-pages", "1"]).code, 0);
+    let first = sim.requests()[0].path_and_query.clone();
+    let auth =
+        zendesk_crm_tests::raw_http::basic_auth(&sim.config().email, &sim.config().api_token);
+    let page =
+        zendesk_crm_tests::raw_http::get(&sim.base_url(), &first, &[("Authorization", &auth)])
+            .unwrap()
+            .json()
+            .unwrap();
+    let cursor = page["meta"]["after_cursor"].as_str().unwrap().to_owned();
+
+    let c = audit(&sim);
+    // The first page as usual, then a second that hands back the same cursor.
+    sim.push_fault(Fault::Delay { ms: 0 });
+    sim.push_fault(Fault::Canned {
+        status: 200,
+        body: format!(
+            r#"{{"audit_logs":[],"meta":{{"has_more":true,"after_cursor":"{cursor}","before_cursor":null}},"links":{{"prev":null,"next":null}}}}"#
+        ),
+    });
+    sim.clear_requests();
+    let pass = c.run(&sim);
+    assert_eq!(pass.code, 3, "{}", pass.output());
+    let error = &pass.resource("audit_logs")["error"];
+    assert_eq!(error["kind"], "invalid_response", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not advance"),
+        "{error}"
+    );
+    assert_eq!(sim.requests().len(), 2, "asked again");
+    let after_first_page = c.checkpoint();
+    assert_eq!(
+        after_first_page["resources"]["audit_logs"]["ids_at_mark"],
+        serde_json::json!([10])
+    );
+    assert_eq!(c.run(&sim).code, 0);
+    let mut truth = sim.audit_events_visible();
+    truth.sort();
+    assert_eq!(
+        sorted_unique(crate::harness::stored_audit_events(&c)),
+        truth
+    );
+}
