@@ -10,13 +10,13 @@
 
 use std::borrow::Cow;
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::checkpoint::AuditLogsState;
+use crate::checkpoint::{AuditLogsState, PendingPage};
 use crate::error::Failure;
 use crate::object_key::RecordStamp;
 use crate::pass::{End, PageSink, Progress, Stop};
@@ -106,7 +106,7 @@ fn iso(unix: i64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }
 
-fn request_path(start: i64, end: i64, size: u32, after: Option<&str>) -> String {
+pub(crate) fn request_path(start: i64, end: i64, size: u32, after: Option<&str>) -> String {
     let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
     let filter = enc("filter[created_at][]");
     let mut path = format!(
@@ -165,16 +165,22 @@ pub fn collect(sink: &mut PageSink<'_>, resource: &ResourceSettings) -> Progress
         ));
         return progress;
     };
+    // Pages holding only events already stored do not count against MAX_PAGES, so a second
+    // with more events than a pass may fetch still makes progress.
+    let mut counted_pages = 0u32;
+    // The page an interrupted pass was storing comes first, from that pass's walk; then a
+    // walk of this pass's window starts from where that page left the mark.
+    match replay_pending(sink, &mut state, &mut progress) {
+        Ok(kept) => counted_pages += u32::from(kept > 0),
+        Err(end) => progress.end(end),
+    }
     let walk = Walk {
         start: state.high_water,
         end: window_end,
         size,
     };
     let mut after: Option<String> = None;
-    // Pages holding only events already stored do not count against MAX_PAGES, so a second
-    // with more events than a pass may fetch still makes progress.
-    let mut counted_pages = 0u32;
-    loop {
+    while progress.error.is_none() && progress.stopped.is_none() {
         if walk.start > walk.end {
             progress.caught_up = true;
             break;
@@ -211,6 +217,70 @@ struct Walk {
     size: u32,
 }
 
+/// Asks again for the page an interrupted pass was storing, if there is one, and stores it.
+/// Ok(events kept); 0 when there was none, or Zendesk no longer answers that request.
+fn replay_pending(
+    sink: &mut PageSink<'_>,
+    state: &mut AuditLogsState,
+    progress: &mut Progress,
+) -> Result<usize, End> {
+    let Some(pending) = sink.pending(AUDIT_LOGS, PATH)? else {
+        return Ok(0);
+    };
+    let Some((start, end, after)) = parse_request(&pending.request) else {
+        return Err(Failure::Checkpoint(format!(
+            "the pending audit_logs request {:?} has no window; the checkpoint was edited",
+            pending.request
+        ))
+        .into());
+    };
+    let Some(response) = sink.fetch_pending(AUDIT_LOGS, &pending, status_failure)? else {
+        return Ok(0);
+    };
+    let walk = Walk {
+        start,
+        end,
+        size: pending.records,
+    };
+    let (kept, _) = take_page(
+        sink,
+        &walk,
+        state,
+        after.as_deref(),
+        &response.body,
+        progress,
+    )?;
+    Ok(kept)
+}
+
+/// The window and cursor of a request [`request_path`] built.
+pub(crate) fn parse_request(request: &str) -> Option<(i64, i64, Option<String>)> {
+    let query = request.strip_prefix(PATH)?.strip_prefix('?')?;
+    let decode = |s: &str| {
+        percent_decode_str(s)
+            .decode_utf8()
+            .ok()
+            .map(Cow::into_owned)
+    };
+    let mut bounds = Vec::with_capacity(2);
+    let mut after = None;
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=')?;
+        let (k, v) = (decode(k)?, decode(v)?);
+        match k.as_str() {
+            "filter[created_at][]" => {
+                bounds.push(OffsetDateTime::parse(&v, &Rfc3339).ok()?.unix_timestamp());
+            }
+            "page[after]" => after = Some(v),
+            _ => {}
+        }
+    }
+    match bounds[..] {
+        [start, end] => Some((start, end, after)),
+        _ => None,
+    }
+}
+
 /// Fetches, validates and stores one page (its new events only), then moves the checkpoint.
 /// Ok(Some(events kept)) while more pages follow, Ok(None) after the last.
 fn next_page(
@@ -222,7 +292,35 @@ fn next_page(
 ) -> Result<Option<usize>, End> {
     let path = request_path(walk.start, walk.end, walk.size, after.as_deref());
     let response = sink.fetch_page(&path, status_failure)?;
-    let page = parse_page(&response.body).map_err(Failure::InvalidResponse)?;
+    let (kept, next) = take_page(
+        sink,
+        walk,
+        state,
+        after.as_deref(),
+        &response.body,
+        progress,
+    )?;
+    match next {
+        None => Ok(None),
+        Some(cursor) => {
+            *after = Some(cursor);
+            Ok(Some(kept))
+        }
+    }
+}
+
+/// Validates and stores the page `body` that `walk` from `after` returned (its new events
+/// only), then moves the checkpoint. Returns the events kept and the next cursor, none after
+/// the last page.
+fn take_page(
+    sink: &mut PageSink<'_>,
+    walk: &Walk,
+    state: &mut AuditLogsState,
+    after: Option<&str>,
+    body: &[u8],
+    progress: &mut Progress,
+) -> Result<(usize, Option<String>), End> {
+    let page = parse_page(body).map_err(Failure::InvalidResponse)?;
     if let Some(s) = page
         .stamps
         .iter()
@@ -234,7 +332,7 @@ fn next_page(
         ))
         .into());
     }
-    if page.has_more && page.after_cursor == *after {
+    if page.has_more && page.after_cursor.as_deref() == after {
         return Err(Failure::InvalidResponse(
             "after_cursor did not advance; stopping rather than asking again".into(),
         )
@@ -249,21 +347,28 @@ fn next_page(
     let kept: Vec<&str> = keep.iter().map(|&i| page.records[i]).collect();
     let kept_stamps: Vec<RecordStamp> = keep.iter().map(|&i| page.stamps[i]).collect();
     // Unchanged pages are stored as sent; only a page with repeats is rebuilt.
-    let body: Cow<'_, [u8]> = if kept.len() == page.records.len() {
-        Cow::Borrowed(&response.body)
+    let stored: Cow<'_, [u8]> = if kept.len() == page.records.len() {
+        Cow::Borrowed(body)
     } else {
         Cow::Owned(envelope(&kept, page.meta, page.links))
     };
-    sink.store_page(AUDIT_LOGS, &body, &kept, &kept_stamps, progress)?;
+    // The mark has not moved, so this asks for the same events and leaves out the same ones.
+    let records = u32::try_from(page.records.len()).unwrap_or(u32::MAX);
+    let again = PendingPage {
+        request: request_path(walk.start, walk.end, records, after),
+        records,
+    };
+    sink.store_page(AUDIT_LOGS, again, &stored, &kept, &kept_stamps, progress)?;
     advance(state, &page.stamps);
     sink.checkpoint_mut().resources.audit_logs = Some(state.clone());
     sink.save()?;
     progress.pages += 1;
-    if !page.has_more {
-        return Ok(None);
-    }
-    *after = page.after_cursor;
-    Ok(Some(kept.len()))
+    let next = if page.has_more {
+        page.after_cursor
+    } else {
+        None
+    };
+    Ok((kept.len(), next))
 }
 
 fn status_failure(status: u16, body: &[u8]) -> Failure {
@@ -296,6 +401,22 @@ mod tests {
              &filter%5Bcreated%5Fat%5D%5B%5D=1970%2D01%2D02T00%3A00%3A00Z&sort=created_at\
              &page%5Bsize%5D=100&page%5Bafter%5D=a%2Bb%2F%3D"
         );
+    }
+
+    #[test]
+    fn a_request_gives_back_its_window_and_cursor() {
+        let p = request_path(1_700_000_000, 1_700_086_400, 7, Some("a+b/="));
+        assert_eq!(
+            parse_request(&p),
+            Some((1_700_000_000, 1_700_086_400, Some("a+b/=".to_owned())))
+        );
+        let p = request_path(0, 5, 100, None);
+        assert_eq!(parse_request(&p), Some((0, 5, None)));
+        assert_eq!(
+            parse_request("/api/v2/audit_logs.json?sort=created_at"),
+            None
+        );
+        assert_eq!(parse_request("/api/v2/other.json?x=1"), None);
     }
 
     #[test]

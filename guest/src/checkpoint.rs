@@ -4,14 +4,22 @@
 //! is not ours, torn, from a newer version or in the original Lambda's format stops the pass
 //! with a named cause instead of being replaced.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::settings::KNOWN_RESOURCES;
 
 /// Marks a document as ours, so a stray JSON file is never mistaken for a checkpoint.
 pub const FORMAT: &str = "zendesk-crm-checkpoint";
-/// The version this component writes and reads.
-pub const VERSION: u32 = 1;
+/// The version this component writes. Version 2 added `pending`.
+pub const VERSION: u32 = 2;
+/// The oldest version this component reads (and rewrites as [`VERSION`]).
+const OLDEST_READABLE: u32 = 1;
 /// Cursors are opaque base64 from Zendesk; anything longer is not a cursor.
 const MAX_CURSOR_LEN: usize = 4096;
+/// A pending request is one of ours: a path, a few parameters and a cursor.
+const MAX_REQUEST_LEN: usize = 8192;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +27,23 @@ pub struct Checkpoint {
     pub format: String,
     pub version: u32,
     pub resources: Resources,
+    /// Per resource, the page being stored when this checkpoint was saved: set just before
+    /// the object is written, cleared in the save that moves the resource past it. A pass
+    /// that finds an entry asks exactly that request first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<String, PendingPage>,
+}
+
+/// How to fetch again the page a pass was storing: the same request, its page size limited
+/// to the page's record count, so the same records (and so the same key) come back even if
+/// the data after them has grown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingPage {
+    /// Path and query, exactly as sent to the configured origin.
+    pub request: String,
+    /// Records the page held.
+    pub records: u32,
 }
 
 /// One optional entry per resource: absent means the resource has not started yet.
@@ -67,6 +92,7 @@ impl Checkpoint {
             format: FORMAT.to_owned(),
             version: VERSION,
             resources: Resources::default(),
+            pending: BTreeMap::new(),
         }
     }
 
@@ -94,18 +120,25 @@ impl Checkpoint {
             }
             None => return Err(LoadError::Corrupt("no \"format\" field".into())),
         }
-        match object.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(VERSION) => {}
+        let version = match object.get("version").and_then(|v| v.as_u64()) {
+            Some(v) if (u64::from(OLDEST_READABLE)..=u64::from(VERSION)).contains(&v) => v,
             Some(v) => {
                 return Err(LoadError::UnsupportedVersion(
                     u32::try_from(v).unwrap_or(u32::MAX),
                 ));
             }
             None => return Err(LoadError::Corrupt("no numeric \"version\" field".into())),
-        }
-        let checkpoint: Checkpoint = serde_json::from_value(value)
+        };
+        let mut checkpoint: Checkpoint = serde_json::from_value(value)
             .map_err(|e| LoadError::Corrupt(format!("invalid document: {e}")))?;
+        if version == 1 && !checkpoint.pending.is_empty() {
+            return Err(LoadError::Corrupt(
+                "a version 1 checkpoint cannot have \"pending\"".into(),
+            ));
+        }
         checkpoint.validate().map_err(LoadError::Corrupt)?;
+        // The next save writes the current version.
+        checkpoint.version = VERSION;
         Ok(checkpoint)
     }
 
@@ -137,6 +170,24 @@ impl Checkpoint {
                     || c.chars().any(|ch| ch.is_control() || ch.is_whitespace()))
             {
                 return Err("incremental_tickets.cursor is not a cursor".into());
+            }
+        }
+        for (resource, p) in &self.pending {
+            if !KNOWN_RESOURCES.contains(&resource.as_str()) {
+                return Err(format!("pending names an unknown resource {resource:?}"));
+            }
+            if p.records == 0 {
+                return Err(format!("pending.{resource}.records is 0"));
+            }
+            // Only a path of ours: no scheme, authority, fragment or anything to unescape.
+            if !p.request.starts_with("/api/v2/")
+                || p.request.len() > MAX_REQUEST_LEN
+                || p.request.contains("..")
+                || !p.request.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+            {
+                return Err(format!(
+                    "pending.{resource}.request is not a request this component makes"
+                ));
             }
         }
         Ok(())
@@ -194,11 +245,61 @@ mod tests {
     }
 
     #[test]
+    fn reads_version_1_and_writes_version_2_with_pending_pages() {
+        let v1 = br#"{"format":"zendesk-crm-checkpoint","version":1,"resources":{"incremental_tickets":{"start_time":1,"cursor":"abc"}}}"#;
+        let mut c = Checkpoint::parse(v1).unwrap();
+        assert_eq!(c.version, 2);
+        assert!(c.pending.is_empty());
+        assert!(!String::from_utf8(c.to_bytes()).unwrap().contains("pending"));
+        c.pending.insert(
+            "incremental_tickets".into(),
+            PendingPage {
+                request: "/api/v2/incremental/tickets/cursor.json?cursor=abc&per_page=7".into(),
+                records: 7,
+            },
+        );
+        let bytes = c.to_bytes();
+        assert!(String::from_utf8_lossy(&bytes).contains("\"version\": 2"));
+        assert_eq!(Checkpoint::parse(&bytes), Ok(c));
+        let v1_pending = br#"{"format":"zendesk-crm-checkpoint","version":1,"resources":{},"pending":{"audit_logs":{"request":"/api/v2/audit_logs.json?x=1","records":1}}}"#;
+        assert!(matches!(
+            Checkpoint::parse(v1_pending),
+            Err(LoadError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn a_pending_request_elsewhere_is_refused() {
+        for request in [
+            "http://127.0.0.1:9/api/v2/audit_logs.json?x=1",
+            "//evil.example/api/v2/audit_logs.json",
+            "/api/v2/../../users.json?x=1",
+            "/api/v2/audit_logs.json?x=1 HTTP/1.1",
+            "/api/v2/audit_logs.json?x=1#frag",
+        ] {
+            let doc = serde_json::json!({
+                "format": FORMAT, "version": 2, "resources": {},
+                "pending": {"audit_logs": {"request": request, "records": 3}},
+            });
+            let bytes = serde_json::to_vec(&doc).unwrap();
+            assert!(
+                matches!(Checkpoint::parse(&bytes), Err(LoadError::Corrupt(_))),
+                "{request}"
+            );
+        }
+        let unknown = br#"{"format":"zendesk-crm-checkpoint","version":2,"resources":{},"pending":{"users":{"request":"/api/v2/users.json?x=1","records":1}}}"#;
+        assert!(matches!(
+            Checkpoint::parse(unknown),
+            Err(LoadError::Corrupt(_))
+        ));
+    }
+
+    #[test]
     fn rejects_newer_versions_and_bad_fields() {
-        let newer = br#"{"format":"zendesk-crm-checkpoint","version":2,"resources":{}}"#;
+        let newer = br#"{"format":"zendesk-crm-checkpoint","version":3,"resources":{}}"#;
         assert_eq!(
             Checkpoint::parse(newer),
-            Err(LoadError::UnsupportedVersion(2))
+            Err(LoadError::UnsupportedVersion(3))
         );
         let unknown = br#"{"format":"zendesk-crm-checkpoint","version":1,"resources":{},"x":1}"#;
         assert!(matches!(

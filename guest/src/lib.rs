@@ -8,6 +8,8 @@
 mod audit_logs;
 mod checkpoint;
 mod error;
+#[cfg(test)]
+mod hostile_input;
 mod http;
 mod log;
 mod object_key;

@@ -8,13 +8,13 @@ use crate::bindings::zendesk::crm::checkpoint_store::{self, CheckpointError, Wri
 use crate::bindings::zendesk::crm::object_store::{self, PutOutcome, StoreError};
 use crate::bindings::zendesk::crm::pass_control::StopReason;
 use crate::bindings::zendesk::crm::types::Settings;
-use crate::checkpoint::{AuditLogsState, Checkpoint, LoadError, TicketsState};
+use crate::checkpoint::{AuditLogsState, Checkpoint, LoadError, PendingPage, TicketsState};
 use crate::error::Failure;
 use crate::http::Response;
 use crate::log;
 use crate::object_key::{RecordStamp, object_key};
 use crate::rate_budget::RateBudget;
-use crate::retry::{Fetched, Retrier};
+use crate::retry::{Fetched, Retrier, excerpt};
 use crate::settings::{AUDIT_LOGS, INCREMENTAL_TICKETS, PassSettings, SettingsError};
 use crate::tickets;
 
@@ -79,11 +79,25 @@ impl From<Failure> for End {
 
 /// What a resource's collector uses: requests with retries, the object store and the
 /// checkpoint, which only it may move.
+///
+/// Pages are stored under the pending-page protocol, so a crash anywhere stores no page twice
+/// while Zendesk's data is unchanged:
+/// 1. [`PageSink::store_page`] saves, in the checkpoint's `pending`, how to fetch the page
+///    again (the same request with the page size limited to its record count), then writes
+///    the object, then forgets the entry in memory;
+/// 2. the resource moves its position and calls [`PageSink::save`]: the position and the
+///    cleared entry land in one save;
+/// 3. a later pass that finds an entry ([`PageSink::pending`]) asks exactly that request first
+///    ([`PageSink::fetch_pending`]). It gets the same records, so the same key, which the
+///    create-only write finds stored; a restart that asked its usual question (a later window
+///    end, a last page that has grown) would get a different page and store records again.
 pub struct PageSink<'a> {
     settings: &'a PassSettings,
     checkpoint: Checkpoint,
     mode: WriteMode,
     retrier: Retrier,
+    /// The pending page fetched again, until its records are stored.
+    replaying: Option<PendingPage>,
 }
 
 impl<'a> PageSink<'a> {
@@ -114,16 +128,97 @@ impl<'a> PageSink<'a> {
         }
     }
 
+    /// The page an interrupted pass was storing for `resource`, if any; refused unless it is
+    /// a request for the resource's `path`.
+    pub fn pending(&self, resource: &str, path: &str) -> Result<Option<PendingPage>, Failure> {
+        match self.checkpoint.pending.get(resource) {
+            None => Ok(None),
+            Some(p)
+                if p.request
+                    .strip_prefix(path)
+                    .is_some_and(|q| q.starts_with('?')) =>
+            {
+                Ok(Some(p.clone()))
+            }
+            Some(p) => Err(Failure::Checkpoint(format!(
+                "the pending {resource} request {:?} is not one this component makes; the \
+                 checkpoint was edited",
+                p.request
+            ))),
+        }
+    }
+
+    /// Asks the pending request again. None when Zendesk now refuses it with a 400, 409, 410
+    /// or 422 (an expired cursor, say): the entry is dropped and the resource asks its usual
+    /// question instead. Records of that page may then be stored a second time under another
+    /// key; none is lost, because the position has not moved past them.
+    pub fn fetch_pending(
+        &mut self,
+        resource: &str,
+        pending: &PendingPage,
+        status_failure: impl FnOnce(u16, &[u8]) -> Failure,
+    ) -> Result<Option<Response>, End> {
+        log::info(
+            "asking again for the page an interrupted pass was storing",
+            &[
+                ("resource", resource.to_owned()),
+                ("request", pending.request.clone()),
+                ("records", pending.records.to_string()),
+            ],
+        );
+        match self.retrier.fetch(&self.settings.origin, &pending.request) {
+            Fetched::Response(r) if r.status == 200 => {
+                self.replaying = Some(pending.clone());
+                Ok(Some(r))
+            }
+            Fetched::Response(r) if matches!(r.status, 400 | 409 | 410 | 422) => {
+                log::warn(
+                    "Zendesk no longer answers the pending request; asking the usual one \
+                     (records of that page may be stored twice, none is lost)",
+                    &[
+                        ("resource", resource.to_owned()),
+                        ("status", r.status.to_string()),
+                        ("body", excerpt(&r.body)),
+                    ],
+                );
+                self.checkpoint.pending.remove(resource);
+                self.save().map_err(End::Fail)?;
+                Ok(None)
+            }
+            Fetched::Response(r) => Err(End::Fail(status_failure(r.status, &r.body))),
+            Fetched::Stopped(reason) => Err(End::Stop(reason.into())),
+            Fetched::Failed(f) => Err(End::Fail(f)),
+        }
+    }
+
     /// Stores a page's records as one object (nothing for an empty page) and counts them.
-    /// Returns once the object is durable, or already was.
+    /// Returns once the object is durable, or already was. `again` is how to fetch exactly
+    /// this page again (its request with the page size set to the page's record count): it
+    /// is saved as pending before the object is written. The caller then moves its position
+    /// and saves, which clears the entry.
     pub fn store_page(
         &mut self,
         resource: &str,
+        again: PendingPage,
         body: &[u8],
         records: &[&str],
         stamps: &[RecordStamp],
         progress: &mut Progress,
     ) -> Result<(), Failure> {
+        if let Some(was) = self.replaying.take()
+            && was.records != again.records
+        {
+            log::warn(
+                "the page an interrupted pass was storing came back changed: Zendesk's data \
+                 changed in between, so some of its records may be stored twice",
+                &[
+                    ("resource", resource.to_owned()),
+                    ("records_then", was.records.to_string()),
+                    ("records_now", again.records.to_string()),
+                ],
+            );
+        }
+        self.checkpoint.pending.remove(resource);
         if records.is_empty() {
             return Ok(());
         }
@@ -141,6 +236,8 @@ impl<'a> PageSink<'a> {
         } else {
             (body.to_vec(), "application/json")
         };
+        self.checkpoint.pending.insert(resource.to_owned(), again);
+        self.save()?;
         match object_store::put_object(&key, &bytes, content_type) {
             Ok(PutOutcome::Created) => progress.created += 1,
             Ok(PutOutcome::AlreadyExisted) => {
@@ -152,6 +249,7 @@ impl<'a> PageSink<'a> {
             }
             Err(e) => return Err(Failure::Store(format!("{key}: {}", store_error(e)))),
         }
+        self.checkpoint.pending.remove(resource);
         // One line per page at info level, so a long pass can be watched.
         log::info(
             "page stored",
@@ -246,6 +344,7 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
             settings.max_page_bytes,
             RateBudget::for_pass(&settings),
         ),
+        replaying: None,
     };
     let mut outcomes = Vec::with_capacity(settings.resources.len());
     for r in &settings.resources {

@@ -70,9 +70,8 @@ impl Retrier {
                 .count(monotonic_clock::now(), result.as_ref().ok());
             let (wait_ms, why) = match result {
                 Ok(r) if r.status == 429 || r.status >= 500 => {
-                    let retry_after = r.header("retry-after").and_then(|v| v.parse::<u64>().ok());
-                    let wait = match (r.status, retry_after) {
-                        (429 | 503, Some(secs)) => secs.saturating_mul(1000),
+                    let wait = match (r.status, retry_after_ms(r.header("retry-after"))) {
+                        (429 | 503, Some(ms)) => ms,
                         (429, None) => DEFAULT_RATE_LIMIT_WAIT_MS,
                         _ => self.backoff_ms(attempt),
                     };
@@ -126,6 +125,17 @@ impl Retrier {
             .min(self.policy.max_backoff_ms);
         full / 2 + self.rng.u64(0..=full / 2)
     }
+}
+
+/// `Retry-After` in milliseconds, when it is delay-seconds. An HTTP date or anything else is
+/// none (the status's default wait applies); an absurd number saturates, and the caller's
+/// longest wait and the pass deadline bound it.
+pub fn retry_after_ms(value: Option<&str>) -> Option<u64> {
+    value?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| s.saturating_mul(1000))
 }
 
 fn give_up(why: &str, attempts: u32) -> Failure {

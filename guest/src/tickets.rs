@@ -9,7 +9,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::checkpoint::TicketsState;
+use crate::checkpoint::{PendingPage, TicketsState};
 use crate::error::Failure;
 use crate::object_key::RecordStamp;
 use crate::pass::{End, PageSink, Progress, Stop};
@@ -91,7 +91,7 @@ pub fn parse_page(body: &[u8]) -> Result<ParsedPage<'_>, String> {
     })
 }
 
-fn request_path(state: &TicketsState, per_page: u32) -> String {
+pub(crate) fn request_path(state: &TicketsState, per_page: u32) -> String {
     match &state.cursor {
         Some(cursor) => format!(
             "{PATH}?cursor={}&per_page={per_page}",
@@ -113,12 +113,20 @@ pub fn collect(sink: &mut PageSink<'_>, resource: &ResourceSettings) -> Progress
         ));
         return progress;
     };
+    // The page an interrupted pass was storing is asked for first, exactly as then.
+    let mut pending = match sink.pending(INCREMENTAL_TICKETS, PATH) {
+        Ok(p) => p,
+        Err(failure) => {
+            progress.error = Some(failure);
+            return progress;
+        }
+    };
     loop {
         if progress.pages >= sink.settings().max_pages {
             progress.stop(Stop::MaxPages);
             break;
         }
-        match next_page(sink, &mut state, per_page, &mut progress) {
+        match next_page(sink, &mut state, pending.take(), per_page, &mut progress) {
             Ok(true) => {}
             Ok(false) => {
                 progress.caught_up = true;
@@ -133,18 +141,26 @@ pub fn collect(sink: &mut PageSink<'_>, resource: &ResourceSettings) -> Progress
     progress
 }
 
-/// Fetches, validates and stores one page, then moves the checkpoint past it. Ok(false) at
-/// the end of the stream.
+/// Fetches (the pending request if there is one, else the next page from the position),
+/// validates and stores one page, then moves the checkpoint past it. Ok(false) at the end of
+/// the stream.
 fn next_page(
     sink: &mut PageSink<'_>,
     state: &mut TicketsState,
+    pending: Option<PendingPage>,
     per_page: u32,
     progress: &mut Progress,
 ) -> Result<bool, End> {
     let by_start_time = state.cursor.is_none();
-    let response = sink.fetch_page(&request_path(state, per_page), |status, body| {
-        status_failure(status, body, by_start_time)
-    })?;
+    let failure = |status: u16, body: &[u8]| status_failure(status, body, by_start_time);
+    let replayed = match pending {
+        Some(p) => sink.fetch_pending(INCREMENTAL_TICKETS, &p, failure)?,
+        None => None,
+    };
+    let response = match replayed {
+        Some(r) => r,
+        None => sink.fetch_page(&request_path(state, per_page), failure)?,
+    };
     let page = parse_page(&response.body).map_err(Failure::InvalidResponse)?;
     if !page.end_of_stream && page.after_cursor == state.cursor {
         return Err(Failure::InvalidResponse(
@@ -152,8 +168,14 @@ fn next_page(
         )
         .into());
     }
+    // The position has not moved, so this asks for the same records, and no more.
+    let again = PendingPage {
+        request: request_path(state, u32::try_from(page.records.len()).unwrap_or(u32::MAX)),
+        records: u32::try_from(page.records.len()).unwrap_or(u32::MAX),
+    };
     sink.store_page(
         INCREMENTAL_TICKETS,
+        again,
         &response.body,
         &page.records,
         &page.stamps,

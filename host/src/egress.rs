@@ -203,6 +203,7 @@ impl WasiHttpHooks for Egress {
             }
         };
         tracing::debug!(method = %request.method(), path = %request.uri().path(), "request");
+        crate::failpoint::hit(crate::failpoint::REQUEST_BEFORE_SEND);
         // Refused requests are not recorded: the policy refuses them again in a replay.
         let pending = match (&self.mode, taken) {
             (Mode::Record(recorder), Some(taken)) => Some(recorder.begin(taken)),

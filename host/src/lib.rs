@@ -10,6 +10,7 @@ pub mod control;
 pub mod credentials;
 pub mod egress;
 pub mod exit;
+pub mod failpoint;
 pub mod imports;
 pub mod logging;
 pub mod metrics;

@@ -20,6 +20,10 @@ fn main() -> ExitCode {
         }
     };
     zendesk_crm::logging::init(cli.log_format);
+    if let Err(e) = zendesk_crm::failpoint::init() {
+        tracing::error!(error = %e, "invalid test-only failpoint setting");
+        return Exit::Config.into();
+    }
     // A replay runs on one thread with tokio's clock paused: time then advances only when
     // everything waits on a timer, so the guest's waits cost no real time (and blocking file
     // I/O holds the clock still while it runs).

@@ -5,10 +5,13 @@ mod harness;
 
 mod audit_logs;
 mod bad_input;
+mod crash;
 mod embedding;
+mod hostile;
 mod paging;
 mod rate_budget;
 mod replay;
 mod retries;
 mod schedule;
 mod secrets;
+mod zendesk_faults;

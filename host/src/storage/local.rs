@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::keys::check_relative;
 use super::{Put, SaveMode, Storage, StorageError};
+use crate::failpoint;
 
 /// Why the directory cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +96,7 @@ impl Storage for LocalStore {
     ) -> Result<Put, StorageError> {
         check_relative(key).map_err(StorageError::InvalidKey)?;
         let path = self.root.join(key);
-        blocking(move || match create_only(&path, &body) {
+        blocking(move || match create_only(&path, &body, &OBJECT_POINTS) {
             Ok(true) => Ok(Put::Created),
             Ok(false) => Ok(Put::AlreadyExisted),
             Err(e) => Err(io_error(&path, e)),
@@ -116,7 +117,7 @@ impl Storage for LocalStore {
     async fn save_checkpoint(&self, bytes: Vec<u8>, mode: SaveMode) -> Result<(), StorageError> {
         let path = self.state_path.clone();
         blocking(move || match mode {
-            SaveMode::Create => match create_only(&path, &bytes) {
+            SaveMode::Create => match create_only(&path, &bytes, &CHECKPOINT_POINTS) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(StorageError::Conflict(path.display().to_string())),
                 Err(e) => Err(io_error(&path, e)),
@@ -154,6 +155,25 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The failpoints of one kind of write: before, with the temporary file written, after.
+struct Points {
+    before: &'static str,
+    after_temp: &'static str,
+    after: &'static str,
+}
+
+const OBJECT_POINTS: Points = Points {
+    before: failpoint::OBJECT_BEFORE_WRITE,
+    after_temp: failpoint::OBJECT_AFTER_TEMP_WRITE,
+    after: failpoint::OBJECT_AFTER_WRITE,
+};
+
+const CHECKPOINT_POINTS: Points = Points {
+    before: failpoint::CHECKPOINT_BEFORE_WRITE,
+    after_temp: failpoint::CHECKPOINT_AFTER_TEMP_WRITE,
+    after: failpoint::CHECKPOINT_AFTER_WRITE,
+};
+
 /// A temporary sibling no other writer picks: dot-prefixed, with the pid and a counter.
 fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -163,6 +183,26 @@ fn temp_path(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+/// Writes `bytes` to a new temporary sibling of `path`, fsynced, and returns where. A crashed
+/// process may have left a temporary file with the name this one picks (pids are reused), so
+/// a name that exists is skipped, never reused or removed.
+fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
+    let mut attempts = 0;
+    loop {
+        let tmp = temp_path(path);
+        match write_synced(&tmp, bytes) {
+            Ok(()) => return Ok(tmp),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 64 => attempts += 1,
+            Err(e) => {
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    let _ = fs::remove_file(&tmp);
+                }
+                return Err(e);
+            }
+        }
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -179,17 +219,19 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 }
 
 /// Writes `bytes` at `path` only if nothing is there. Ok(false): something was, untouched.
-fn create_only(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+fn create_only(path: &Path, bytes: &[u8], points: &Points) -> io::Result<bool> {
+    failpoint::hit(points.before);
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    let tmp = temp_path(path);
-    write_synced(&tmp, bytes)?;
+    let tmp = write_temp(path, bytes)?;
+    failpoint::hit(points.after_temp);
     let linked = fs::hard_link(&tmp, path);
     let _ = fs::remove_file(&tmp);
     match linked {
         Ok(()) => {
             sync_dir(path)?;
+            failpoint::hit(points.after);
             Ok(true)
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
@@ -199,13 +241,16 @@ fn create_only(path: &Path, bytes: &[u8]) -> io::Result<bool> {
 
 /// Replaces `path` atomically: readers see the old bytes or the new, never a mix.
 fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = temp_path(path);
-    if let Err(e) = write_synced(&tmp, bytes) {
+    failpoint::hit(CHECKPOINT_POINTS.before);
+    let tmp = write_temp(path, bytes)?;
+    failpoint::hit(CHECKPOINT_POINTS.after_temp);
+    if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    fs::rename(&tmp, path)?;
-    sync_dir(path)
+    sync_dir(path)?;
+    failpoint::hit(CHECKPOINT_POINTS.after);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -259,6 +304,50 @@ mod tests {
         let aside = s.reset_checkpoint(42).unwrap().unwrap();
         assert!(aside.ends_with("state.json.reset-42"));
         assert_eq!(s.load_checkpoint().await.unwrap(), None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn temporary_files_a_crashed_process_left_are_skipped_not_reused() {
+        let dir = temp_dir("leftovers");
+        let s = LocalStore::open(&dir, "state.json").unwrap();
+        fs::create_dir_all(dir.join("p")).unwrap();
+        // The names the next writes of this process would pick, taken by a "crashed" one.
+        let next = temp_path(&dir.join("p/a.json"));
+        let n: u64 = next
+            .to_string_lossy()
+            .rsplit('.')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let pid = std::process::id();
+        let mut left = Vec::new();
+        for i in n + 1..n + 4 {
+            for name in ["a.json", "state.json"] {
+                let sub = if name == "a.json" { "p/" } else { "" };
+                let p = dir.join(format!("{sub}.{name}.{pid}.{i}.tmp"));
+                fs::write(&p, b"torn").unwrap();
+                left.push(p);
+            }
+        }
+        assert_eq!(
+            s.put_object("p/a.json", b"one".to_vec(), "application/json")
+                .await
+                .unwrap(),
+            Put::Created
+        );
+        s.save_checkpoint(b"1".to_vec(), SaveMode::Create)
+            .await
+            .unwrap();
+        s.save_checkpoint(b"2".to_vec(), SaveMode::Replace)
+            .await
+            .unwrap();
+        assert_eq!(fs::read(dir.join("p/a.json")).unwrap(), b"one");
+        assert_eq!(s.load_checkpoint().await.unwrap(), Some(b"2".to_vec()));
+        for p in left {
+            assert_eq!(fs::read(&p).unwrap(), b"torn", "{p:?} was touched");
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -23,6 +23,17 @@ pub enum Fault {
     Reset,
     /// The normal answer, after this many milliseconds of real time.
     Delay { ms: u64 },
+    /// 200 application/json, no Content-Length, whose body never ends (a page-size cap while
+    /// reading is the only way out).
+    Endless,
+    /// 200 `Content-Encoding: gzip` whose body inflates to this many bytes of JSON-looking
+    /// padding: a few kilobytes on the wire.
+    GzipBomb { inflated: usize },
+    /// This status and JSON body instead of the answer: a page Zendesk might send but the
+    /// simulator would not (a cursor that does not advance, say).
+    Canned { status: u16, body: String },
+    /// 302 to `location` (another origin, typically).
+    Redirect { location: String },
 }
 
 /// The response for faults that replace the answer outright (not Truncated/Reset/Delay,
@@ -53,7 +64,20 @@ pub(crate) fn replacement(fault: &Fault) -> Option<SimResponse> {
             "application/json; charset=utf-8",
             "{\"tickets\": [ \u{1}garbage<<not json>>",
         ),
-        Fault::Truncated | Fault::Reset | Fault::Delay { .. } => return None,
+        Fault::Canned { status, ref body } => {
+            SimResponse::text(status, "application/json; charset=utf-8", body)
+        }
+        Fault::Redirect { ref location } => SimResponse::text(
+            302,
+            "text/html; charset=utf-8",
+            "<html><body>Moved</body></html>",
+        )
+        .with_header("location", location.clone()),
+        Fault::Truncated
+        | Fault::Reset
+        | Fault::Delay { .. }
+        | Fault::Endless
+        | Fault::GzipBomb { .. } => return None,
     };
     Some(resp)
 }

@@ -20,7 +20,7 @@ use super::faults::{self, Fault};
 use super::rate_limits::{AccountHeaders, Verdict};
 use super::routes;
 use super::state::{RATE_LIMIT, Shared};
-use super::wire::{RecordedRequest, SimResponse};
+use super::wire::{JSON, RecordedRequest, SimResponse};
 
 /// Thread entry point: serves until `shutdown` fires (or its sender is dropped).
 pub(crate) fn run(
@@ -135,6 +135,16 @@ async fn handle(
             "injected reset",
         )),
         Some(Fault::Truncated) => Ok(normal(&shared).into_response(SimBody::truncated)),
+        Some(Fault::Endless) => {
+            let start = SimResponse::text(200, JSON, "{\"tickets\":[");
+            Ok(finish(&shared, start, is_api, false).into_response(SimBody::endless))
+        }
+        Some(Fault::GzipBomb { inflated }) => {
+            let mut bomb =
+                SimResponse::text(200, JSON, "").with_header("content-encoding", "gzip".to_owned());
+            bomb.body = gzip_bytes(&vec![b' '; inflated]);
+            Ok(finish(&shared, bomb, is_api, false).into_response(SimBody::full))
+        }
         Some(other) => {
             let resp =
                 faults::replacement(&other).unwrap_or_else(|| routes::route(&shared, &recorded));
@@ -224,10 +234,14 @@ impl Wire {
         for (name, value) in self.headers {
             builder = builder.header(name, value);
         }
-        // The full length is announced even when the body will be cut off.
-        builder = builder.header("content-length", len.to_string());
+        let body = body(self.body);
+        // The full length is announced even when the body will be cut off; an endless body
+        // has none.
+        if !body.endless {
+            builder = builder.header("content-length", len.to_string());
+        }
         // Our header names and values are all valid, so the builder cannot fail.
-        builder.body(body(self.body)).expect("valid response")
+        builder.body(body).expect("valid response")
     }
 }
 
@@ -237,7 +251,12 @@ pub(crate) struct SimBody {
     data: Option<Bytes>,
     cut: Option<Pin<Box<tokio::time::Sleep>>>,
     exact_len: Option<u64>,
+    /// After `data`, padding forever.
+    endless: bool,
 }
+
+/// What an endless body sends after its start, frame after frame.
+static PADDING: [u8; 64 * 1024] = [b' '; 64 * 1024];
 
 impl SimBody {
     fn full(data: Bytes) -> SimBody {
@@ -245,6 +264,16 @@ impl SimBody {
             exact_len: Some(data.len() as u64),
             data: Some(data),
             cut: None,
+            endless: false,
+        }
+    }
+
+    fn endless(data: Bytes) -> SimBody {
+        SimBody {
+            data: Some(data),
+            cut: None,
+            exact_len: None,
+            endless: true,
         }
     }
 
@@ -253,6 +282,7 @@ impl SimBody {
             data: Some(data.slice(..data.len() / 2)),
             cut: Some(Box::pin(tokio::time::sleep(Duration::from_millis(50)))),
             exact_len: None,
+            endless: false,
         }
     }
 }
@@ -269,6 +299,9 @@ impl Body for SimBody {
         if let Some(data) = this.data.take().filter(|d| !d.is_empty()) {
             return Poll::Ready(Some(Ok(Frame::data(data))));
         }
+        if this.endless {
+            return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&PADDING)))));
+        }
         match this.cut.as_mut() {
             None => Poll::Ready(None),
             Some(sleep) => {
@@ -280,7 +313,7 @@ impl Body for SimBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.data.as_ref().is_none_or(Bytes::is_empty) && self.cut.is_none()
+        !self.endless && self.data.as_ref().is_none_or(Bytes::is_empty) && self.cut.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {

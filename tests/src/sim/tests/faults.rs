@@ -147,3 +147,60 @@ fn faults_are_fifo_one_per_api_request_and_precede_auth() {
     assert_eq!(unauthenticated(&start(0, 1)).status, 401);
     assert_eq!(get(&sim, &start(0, 1)).status, 200);
 }
+
+#[test]
+fn endless_fault_sends_a_json_start_and_never_ends() {
+    use std::io::{Read as _, Write as _};
+    let sim = sim();
+    sim.push_fault(Fault::Endless);
+    let mut stream = std::net::TcpStream::connect(sim.addr()).expect("connect");
+    write!(
+        stream,
+        "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        start(0, 1)
+    )
+    .unwrap();
+    // Far more than any page, and still coming.
+    let mut got = vec![0u8; 4 << 20];
+    stream.read_exact(&mut got).expect("4 MiB of body");
+    let head = String::from_utf8_lossy(&got[..512]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "{head}"
+    );
+    assert!(head.contains("{\"tickets\":["), "{head}");
+}
+
+#[test]
+fn gzip_bomb_fault_is_small_on_the_wire_and_huge_inflated() {
+    let sim = sim();
+    sim.push_fault(Fault::GzipBomb { inflated: 8 << 20 });
+    let r = get(&sim, &start(0, 1));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert!(
+        r.body.len() < 64 * 1024,
+        "{} bytes on the wire",
+        r.body.len()
+    );
+    assert_eq!(r.decoded_body().expect("gzip").len(), 8 << 20);
+}
+
+#[test]
+fn canned_and_redirect_faults_answer_as_told() {
+    let sim = sim();
+    sim.push_fault(Fault::Canned {
+        status: 200,
+        body: r#"{"tickets":[],"after_cursor":"x","end_of_stream":false}"#.into(),
+    });
+    sim.push_fault(Fault::Redirect {
+        location: "http://127.0.0.1:9/elsewhere".into(),
+    });
+    let r = get(&sim, &start(0, 1));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json().expect("JSON")["after_cursor"], "x");
+    let r = get(&sim, &start(0, 1));
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("http://127.0.0.1:9/elsewhere"));
+}

@@ -1,0 +1,216 @@
+//! Property tests over everything the guest reads from outside: page bodies, gzip, `Retry-After`
+//! values, cursors and the checkpoint. Whatever arrives, the answer is a value or a typed error:
+//! never a panic, never more memory than the caps allow.
+//!
+//! Failing cases that proptest finds are kept in `guest/proptest-regressions/` (committed) and
+//! replayed first on every run.
+
+use std::io::Write as _;
+
+use proptest::prelude::*;
+
+use crate::audit_logs;
+use crate::checkpoint::{Checkpoint, TicketsState};
+use crate::http::{HttpError, inflate};
+use crate::retry::retry_after_ms;
+use crate::tickets;
+
+const TICKETS_PAGE: &str = r#"{"tickets":[{"id":1,"generated_timestamp":5,"subject":"a"},{"id":2,"generated_timestamp":6}],"after_url":"u","after_cursor":"+/a=","before_cursor":null,"end_of_stream":false}"#;
+const AUDIT_PAGE: &str = r#"{"audit_logs":[{"id":2,"created_at":"2025-01-01T00:00:01Z"},{"id":1,"created_at":"2025-01-01T00:00:02Z"}],"meta":{"has_more":true,"after_cursor":"x","before_cursor":"y"},"links":{"prev":null,"next":"u"}}"#;
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// JSON values of any shape, a few levels deep, with the fields pages use among the keys.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<u64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        ".{0,12}".prop_map(serde_json::Value::from),
+        Just(serde_json::Value::from("2025-01-01T00:00:01Z")),
+    ];
+    let key = prop_oneof![
+        Just("tickets".to_owned()),
+        Just("audit_logs".to_owned()),
+        Just("after_cursor".to_owned()),
+        Just("end_of_stream".to_owned()),
+        Just("meta".to_owned()),
+        Just("has_more".to_owned()),
+        Just("links".to_owned()),
+        Just("id".to_owned()),
+        Just("generated_timestamp".to_owned()),
+        Just("created_at".to_owned()),
+        "[a-z_]{1,8}",
+    ];
+    leaf.prop_recursive(4, 64, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map(key.clone(), inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A valid page with some bytes replaced, inserted or removed.
+fn mutated(page: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..6).prop_map(
+        move |edits| {
+            let mut body = page.as_bytes().to_vec();
+            for (at, byte, op) in edits {
+                let i = at.index(body.len() + 1);
+                match op {
+                    0 if i < body.len() => body[i] = byte,
+                    1 => body.insert(i, byte),
+                    _ if i < body.len() => {
+                        body.remove(i);
+                    }
+                    _ => body.push(byte),
+                }
+            }
+            body
+        },
+    )
+}
+
+/// What every accepted page satisfies.
+fn check_tickets(body: &[u8]) {
+    if let Ok(p) = tickets::parse_page(body) {
+        assert_eq!(p.records.len(), p.stamps.len());
+        assert!(p.end_of_stream || p.after_cursor.is_some());
+        assert!(p.after_cursor.as_deref() != Some(""));
+        for r in &p.records {
+            assert!(serde_json::from_str::<serde_json::Value>(r).is_ok());
+        }
+    }
+}
+
+fn check_audit(body: &[u8]) {
+    if let Ok(p) = audit_logs::parse_page(body) {
+        assert_eq!(p.records.len(), p.stamps.len());
+        assert!(p.stamps.windows(2).all(|w| w[0].time <= w[1].time));
+        assert!(!p.has_more || p.after_cursor.as_deref().is_some_and(|c| !c.is_empty()));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_bytes_are_a_page_or_an_error(body in prop::collection::vec(any::<u8>(), 0..512)) {
+        check_tickets(&body);
+        check_audit(&body);
+    }
+
+    #[test]
+    fn any_json_is_a_page_or_an_error(value in json_value()) {
+        let body = serde_json::to_vec(&value).unwrap();
+        check_tickets(&body);
+        check_audit(&body);
+    }
+
+    #[test]
+    fn damaged_pages_are_a_page_or_an_error(
+        t in mutated(TICKETS_PAGE),
+        a in mutated(AUDIT_PAGE),
+    ) {
+        check_tickets(&t);
+        check_audit(&a);
+    }
+
+    #[test]
+    fn a_page_cut_anywhere_is_an_error(cut in 0..TICKETS_PAGE.len()) {
+        prop_assert!(tickets::parse_page(&TICKETS_PAGE.as_bytes()[..cut]).is_err());
+        let cut = cut.min(AUDIT_PAGE.len() - 1);
+        prop_assert!(audit_logs::parse_page(&AUDIT_PAGE.as_bytes()[..cut]).is_err());
+    }
+
+    #[test]
+    fn inflating_never_yields_more_than_the_cap(
+        raw in prop::collection::vec(any::<u8>(), 0..256),
+        cap in 0u64..4096,
+    ) {
+        match inflate(&raw, cap) {
+            Ok(out) => prop_assert!(out.len() as u64 <= cap),
+            Err(HttpError::TooLarge(c)) => prop_assert_eq!(c, cap),
+            Err(HttpError::Undecodable(_)) => {}
+            Err(other) => prop_assert!(false, "unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn retry_after_is_a_bounded_number_or_nothing(value in ".{0,40}") {
+        if let Some(ms) = retry_after_ms(Some(&value)) {
+            let secs: u64 = value.trim().parse().unwrap();
+            prop_assert_eq!(ms, secs.saturating_mul(1000));
+        }
+    }
+
+    #[test]
+    fn absurd_retry_after_saturates(secs in any::<u64>()) {
+        prop_assert_eq!(retry_after_ms(Some(&secs.to_string())), Some(secs.saturating_mul(1000)));
+    }
+
+    #[test]
+    fn any_cursor_stays_inside_one_query_parameter(cursor in ".{1,64}", size in 1u32..1000) {
+        let state = TicketsState { start_time: 0, cursor: Some(cursor.clone()) };
+        let path = tickets::request_path(&state, size);
+        let query = path
+            .strip_prefix("/api/v2/incremental/tickets/cursor.json?cursor=")
+            .unwrap();
+        prop_assert!(query.bytes().all(|b| b.is_ascii_alphanumeric() || b"%&=_".contains(&b)));
+        let tail = format!("&per_page={size}");
+        prop_assert!(query.ends_with(&tail));
+
+        let path = audit_logs::request_path(0, 86_400, size, Some(&cursor));
+        prop_assert!(path.bytes().all(|b| b.is_ascii_graphic() && b != b'#'));
+        prop_assert_eq!(
+            audit_logs::parse_request(&path),
+            Some((0, 86_400, Some(cursor)))
+        );
+    }
+
+    #[test]
+    fn any_pending_request_is_parsed_or_refused(request in "/api/v2/audit_logs.json\\?.{0,80}") {
+        let _ = audit_logs::parse_request(&request);
+    }
+
+    #[test]
+    fn any_checkpoint_bytes_load_or_are_refused(body in prop::collection::vec(any::<u8>(), 0..256)) {
+        if let Ok(c) = Checkpoint::parse(&body) {
+            prop_assert_eq!(Checkpoint::parse(&c.to_bytes()), Ok(c));
+        }
+    }
+
+    #[test]
+    fn any_checkpoint_json_loads_or_is_refused(value in json_value()) {
+        let mut doc = serde_json::json!({"format": "zendesk-crm-checkpoint", "version": 2});
+        doc["resources"] = value.clone();
+        doc["pending"] = value;
+        let body = serde_json::to_vec(&doc).unwrap();
+        if let Ok(c) = Checkpoint::parse(&body) {
+            prop_assert_eq!(Checkpoint::parse(&c.to_bytes()), Ok(c));
+        }
+    }
+}
+
+proptest! {
+    // Each case compresses megabytes in a debug build: a few cases suffice.
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_gzip_bomb_of_any_size_stops_at_the_cap(
+        megabytes in 1usize..8,
+        byte in any::<u8>(),
+        cap in 1u64..65_536,
+    ) {
+        let bomb = gzip(&vec![byte; megabytes << 20]);
+        prop_assert!((bomb.len() as u64) < (megabytes as u64) << 14);
+        prop_assert_eq!(inflate(&bomb, cap), Err(HttpError::TooLarge(cap)));
+    }
+}
