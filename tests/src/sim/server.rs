@@ -137,13 +137,13 @@ async fn handle(
         Some(Fault::Truncated) => Ok(normal(&shared).into_response(SimBody::truncated)),
         Some(Fault::Endless) => {
             let start = SimResponse::text(200, JSON, "{\"tickets\":[");
-            Ok(finish(&shared, start, is_api, false).into_response(SimBody::endless))
+            Ok(finish(&shared, start, is_api, false, account).into_response(SimBody::endless))
         }
         Some(Fault::GzipBomb { inflated }) => {
             let mut bomb =
                 SimResponse::text(200, JSON, "").with_header("content-encoding", "gzip".to_owned());
             bomb.body = gzip_bytes(&vec![b' '; inflated]);
-            Ok(finish(&shared, bomb, is_api, false).into_response(SimBody::full))
+            Ok(finish(&shared, bomb, is_api, false, account).into_response(SimBody::full))
         }
         Some(other) => {
             let resp =
