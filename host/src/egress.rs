@@ -87,6 +87,11 @@ impl EgressPolicy {
         })
     }
 
+    #[cfg(test)]
+    pub(crate) fn authorization_for_tests(&self) -> &HeaderValue {
+        &self.authorization
+    }
+
     /// Checks `request` and, when it may go, replaces its credentials with ours. Returns the
     /// resource its path serves.
     pub fn vet<B>(&self, request: &mut Request<B>) -> Result<&'static str, Refusal> {

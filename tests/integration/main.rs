@@ -5,7 +5,9 @@ mod harness;
 
 mod audit_logs;
 mod bad_input;
+mod deploy;
 mod embedding;
+mod feeds;
 mod paging;
 mod retries;
 mod schedule;
