@@ -228,6 +228,20 @@ pub struct RunArgs {
     #[arg(long, env = "ZENDESK_CRM_CACHE_DIR", hide_env_values = true)]
     pub cache_dir: Option<PathBuf>,
 
+    /// HTTPS through this proxy (`CONNECT`), `http://[user:password@]host:port`. Prefer the
+    /// variable to the flag when it holds a password.
+    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true)]
+    pub https_proxy: Option<String>,
+
+    /// Hosts and domain suffixes reached without the proxy, comma-separated (`*`: all).
+    #[arg(long, env = "NO_PROXY", hide_env_values = true)]
+    pub no_proxy: Option<String>,
+
+    /// PEM file of CA certificates trusted for the Zendesk origin, besides the web roots (a
+    /// TLS-inspecting proxy's CA).
+    #[arg(long, env = "ZENDESK_CA_BUNDLE", hide_env_values = true)]
+    pub ca_bundle: Option<PathBuf>,
+
     /// Move the existing checkpoint aside (kept as `STATE_KEY.reset-<unix>`) and start again
     /// as a first run.
     #[arg(long)]

@@ -28,6 +28,8 @@ pub enum ConfigError {
     S3NotAvailable,
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    #[error(transparent)]
+    Sender(#[from] crate::sender::SenderError),
     #[error("ZENDESK_BASE_URL (--base-url) is required")]
     MissingBaseUrl,
 }
@@ -83,7 +85,11 @@ impl PassConfig {
         }
         let base_url = args.base_url.clone().ok_or(ConfigError::MissingBaseUrl)?;
         let credentials = credentials(&args)?;
-        let egress = EgressPolicy::new(&base_url, &credentials)?;
+        let egress = EgressPolicy::new(&base_url, &credentials)?.route(
+            args.https_proxy.as_deref(),
+            args.no_proxy.as_deref(),
+            args.ca_bundle.as_deref(),
+        )?;
         let resources: Vec<String> = args
             .resources
             .split(',')

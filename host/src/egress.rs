@@ -13,6 +13,7 @@ use http::{HeaderValue, Method, Request};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::credentials::Credentials;
+use crate::sender::{Sender, SenderError};
 use crate::stats::PassStats;
 
 /// API paths the collector reads, and the resource each serves. Exact matches: no prefix
@@ -57,6 +58,8 @@ pub struct EgressPolicy {
     host: String,
     port: u16,
     authorization: HeaderValue,
+    /// Our own sender, when a proxy or CA bundle calls for one (`sender.rs`).
+    sender: Option<Arc<Sender>>,
 }
 
 impl EgressPolicy {
@@ -84,7 +87,24 @@ impl EgressPolicy {
             host: host.to_ascii_lowercase(),
             port,
             authorization: credentials.authorization(),
+            sender: None,
         })
+    }
+
+    /// Sends through `HTTPS_PROXY` (unless `NO_PROXY` names the origin) and trusts
+    /// `ZENDESK_CA_BUNDLE` as well as the web roots; with neither, the default sender is kept.
+    /// Plain `http` (loopback only) always goes direct.
+    pub fn route(
+        mut self,
+        https_proxy: Option<&str>,
+        no_proxy: Option<&str>,
+        ca_bundle: Option<&std::path::Path>,
+    ) -> Result<EgressPolicy, SenderError> {
+        if self.https {
+            self.sender =
+                Sender::configure(&self.host, https_proxy, no_proxy, ca_bundle)?.map(Arc::new);
+        }
+        Ok(self)
     }
 
     #[cfg(test)]
@@ -166,16 +186,24 @@ impl WasiHttpHooks for Egress {
         };
         tracing::debug!(method = %request.method(), path = %request.uri().path(), "request");
         let stats = self.stats.clone();
+        let sender = self.policy.sender.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let (response, io) = match sender {
+                Some(sender) => sender.send(request, options).await?,
+                None => {
+                    let (response, io) =
+                        wasmtime_wasi_http::default_send_request(request, options).await?;
+                    (
+                        response.map(BodyExt::boxed_unsync),
+                        Box::new(io) as Box<dyn Future<Output = _> + Send>,
+                    )
+                }
+            };
             if response.status() == http::StatusCode::TOO_MANY_REQUESTS {
                 stats.add_rate_limited(resource);
             }
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
+            Ok((response, io))
         })
     }
 }

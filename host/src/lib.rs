@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod pass;
 pub mod runtime;
 pub mod schedule;
+pub mod sender;
 pub mod stats;
 pub mod storage;
 pub mod summary;

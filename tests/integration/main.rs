@@ -9,6 +9,7 @@ mod deploy;
 mod embedding;
 mod feeds;
 mod paging;
+mod proxy;
 mod retries;
 mod schedule;
 mod secrets;
