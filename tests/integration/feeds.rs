@@ -141,10 +141,14 @@ fn run_collects_every_feed_and_reports_a_failing_one_alone() {
             ("acme", acme.base_url(), token(&acme)),
             ("wrong", wrong.base_url(), "not-the-token".to_owned()),
             ("down", down_url, "whatever".to_owned()),
+            ("torn", acme.base_url(), token(&acme)),
             ("beta", beta.base_url(), token(&beta)),
         ],
         "",
     );
+    let torn_state = feeds.out().join("torn/state.json");
+    std::fs::create_dir_all(torn_state.parent().unwrap()).unwrap();
+    std::fs::write(&torn_state, b"{\"version\": 1, \"resour").unwrap();
     let output = feeds
         .command("run", &["--max-concurrent-passes", "2"])
         .env("LOG_FORMAT", "json")
@@ -155,7 +159,7 @@ fn run_collects_every_feed_and_reports_a_failing_one_alone() {
     // The first failing feed in file order sets the code: a resource failed.
     assert_eq!(output.status.code(), Some(3), "{stdout}\n{stderr}");
     let summaries = by_feed(&stdout);
-    assert_eq!(summaries.len(), 4, "{stdout}");
+    assert_eq!(summaries.len(), 5, "{stdout}");
     for healthy in ["acme", "beta"] {
         assert_eq!(summaries[healthy]["ok"], true, "{}", summaries[healthy]);
     }
@@ -165,6 +169,12 @@ fn run_collects_every_feed_and_reports_a_failing_one_alone() {
     assert_eq!(error("wrong"), "unauthorized");
     assert_eq!(error("down"), "transport");
     assert!(feeds.stored_tickets("wrong").is_empty());
+    assert_eq!(summaries["torn"]["error"]["kind"], "corrupt_checkpoint");
+    assert_eq!(
+        std::fs::read(&torn_state).unwrap(),
+        b"{\"version\": 1, \"resour",
+        "a corrupt checkpoint is left as it is"
+    );
     // Each failure is logged under its own feed, and no token is printed anywhere.
     assert!(
         stderr
