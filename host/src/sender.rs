@@ -180,6 +180,8 @@ impl Sender {
                 return Err(Error::HttpResponseIncomplete);
             }
         };
+        // No between-bytes timer here: the component bounds each request, body included, by
+        // its own deadline (guest/src/http.rs), and the pass deadline bounds the component.
         let response = response.map(|body| body.map_err(Error::from).boxed_unsync());
         let io = async move { connection.await.map_err(Error::from) };
         Ok((response, Box::new(io)))
