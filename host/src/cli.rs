@@ -91,8 +91,9 @@ pub struct ReplayArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Time between pass starts, e.g. `1h`, `15m`. A pass that overruns delays the next one.
-    #[arg(long, env = "SCHEDULE_EVERY", value_parser = humantime::parse_duration, hide_env_values = true)]
-    pub every: std::time::Duration,
+    /// With `--feeds`, the default of feeds that set no `every` of their own.
+    #[arg(long, env = "SCHEDULE_EVERY", value_parser = humantime::parse_duration, required_unless_present = "feeds", hide_env_values = true)]
+    pub every: Option<std::time::Duration>,
 
     /// Serve Prometheus metrics on this address (`GET /metrics`), e.g. `127.0.0.1:9184`.
     #[arg(long, env = "METRICS_ADDR", hide_env_values = true)]
@@ -100,6 +101,24 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// Many accounts in one process (see `feeds.rs` and `schedule.rs`).
+#[derive(Debug, Clone, Args)]
+pub struct FeedsArgs {
+    /// A TOML file with one `[[feed]]` per Zendesk account; settings a feed does not give come
+    /// from these flags and their variables.
+    #[arg(
+        id = "feeds",
+        long = "feeds",
+        env = "FEEDS_FILE",
+        hide_env_values = true
+    )]
+    pub file: Option<PathBuf>,
+
+    /// With `--feeds`: most passes running at once (never two of one feed).
+    #[arg(long, env = "MAX_CONCURRENT_PASSES", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..), hide_env_values = true)]
+    pub max_concurrent_passes: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,11 +129,19 @@ pub enum OutputFormatArg {
     Ndjson,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
+    #[command(flatten)]
+    pub feeds: FeedsArgs,
+
     /// Zendesk account URL, scheme and host only.
-    #[arg(long, env = "ZENDESK_BASE_URL", hide_env_values = true)]
-    pub base_url: String,
+    #[arg(
+        long,
+        env = "ZENDESK_BASE_URL",
+        required_unless_present = "feeds",
+        hide_env_values = true
+    )]
+    pub base_url: Option<String>,
 
     /// `token` (Basic, ZENDESK_EMAIL + ZENDESK_API_TOKEN) or `bearer` (ZENDESK_BEARER_TOKEN).
     #[arg(long, env = "AUTH_MODE", value_enum, default_value_t = AuthMode::Token, hide_env_values = true)]
@@ -271,6 +298,20 @@ pub struct RunArgs {
     /// `zendesk-crm`; none when neither is set.
     #[arg(long, env = "ZENDESK_CRM_CACHE_DIR", hide_env_values = true)]
     pub cache_dir: Option<PathBuf>,
+
+    /// HTTPS through this proxy (`CONNECT`), `http://[user:password@]host:port`. Prefer the
+    /// variable to the flag when it holds a password.
+    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true)]
+    pub https_proxy: Option<String>,
+
+    /// Hosts and domain suffixes reached without the proxy, comma-separated (`*`: all).
+    #[arg(long, env = "NO_PROXY", hide_env_values = true)]
+    pub no_proxy: Option<String>,
+
+    /// PEM file of CA certificates trusted for the Zendesk origin, besides the web roots (a
+    /// TLS-inspecting proxy's CA).
+    #[arg(long, env = "ZENDESK_CA_BUNDLE", hide_env_values = true)]
+    pub ca_bundle: Option<PathBuf>,
 
     /// Move the existing checkpoint aside (kept as `STATE_KEY.reset-<unix>`) and start again
     /// as a first run.

@@ -28,10 +28,17 @@ pub enum ConfigError {
     S3NotAvailable,
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    #[error(transparent)]
+    Sender(#[from] crate::sender::SenderError),
+    #[error("ZENDESK_BASE_URL (--base-url) is required")]
+    MissingBaseUrl,
 }
 
 #[derive(Debug)]
 pub struct PassConfig {
+    /// The feed's name when it comes from a feeds file (in summaries, logs and metrics); none
+    /// for the one account of the flags and environment.
+    pub feed: Option<String>,
     pub base_url: String,
     pub egress: Arc<EgressPolicy>,
     pub resources: Vec<String>,
@@ -65,11 +72,27 @@ impl PassConfig {
         args: RunArgs,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<PassConfig, ConfigError> {
+        PassConfig::build(args, |args| {
+            Credentials::load(args.auth_mode, args.email.as_deref(), env)
+        })
+    }
+
+    /// The one validation of a pass's settings, for the single account and for each feed of a
+    /// feeds file alike; `credentials` reads the secret the settings call for.
+    pub fn build(
+        args: RunArgs,
+        credentials: impl FnOnce(&RunArgs) -> Result<Credentials, CredentialsError>,
+    ) -> Result<PassConfig, ConfigError> {
         if args.s3_bucket.as_deref().is_some_and(|b| !b.is_empty()) {
             return Err(ConfigError::S3NotAvailable);
         }
-        let credentials = Credentials::load(args.auth_mode, args.email.as_deref(), env)?;
-        let egress = EgressPolicy::new(&args.base_url, &credentials)?;
+        let base_url = args.base_url.clone().ok_or(ConfigError::MissingBaseUrl)?;
+        let credentials = credentials(&args)?;
+        let egress = EgressPolicy::new(&base_url, &credentials)?.route(
+            args.https_proxy.as_deref(),
+            args.no_proxy.as_deref(),
+            args.ca_bundle.as_deref(),
+        )?;
         let resources: Vec<String> = args
             .resources
             .split(',')
@@ -107,7 +130,8 @@ impl PassConfig {
             ));
         }
         Ok(PassConfig {
-            base_url: args.base_url.trim_end_matches('/').to_owned(),
+            feed: None,
+            base_url: base_url.trim_end_matches('/').to_owned(),
             egress: Arc::new(egress),
             resources,
             page_size: args.page_size,

@@ -39,6 +39,34 @@ pub enum CredentialsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("environment variable {0} is not set")]
+    UnsetVariable(String),
+    #[error("reading the secret file {path}: {source}")]
+    SecretFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the secret in {0} is empty")]
+    EmptyRef(String),
+}
+
+/// Where a secret is kept when it is not in the guide's variables (a feeds file names one of
+/// these, never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// The name of an environment variable holding the secret.
+    Env(String),
+    /// A file holding the secret (a trailing newline is trimmed).
+    File(PathBuf),
+}
+
+impl std::fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "environment variable {name}"),
+            SecretRef::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
 }
 
 impl Credentials {
@@ -51,21 +79,48 @@ impl Credentials {
     ) -> Result<Credentials, CredentialsError> {
         match mode {
             AuthMode::Token => {
-                let email = email
-                    .map(str::trim)
-                    .filter(|e| !e.is_empty())
-                    .ok_or(CredentialsError::MissingEmail)?;
+                let email = token_email(email)?;
                 let token = secret("ZENDESK_API_TOKEN", "token", &env)?;
-                Ok(Credentials::Token {
-                    email: email.to_owned(),
-                    token,
-                })
+                Ok(Credentials::Token { email, token })
             }
             AuthMode::Bearer => Ok(Credentials::Bearer(secret(
                 "ZENDESK_BEARER_TOKEN",
                 "bearer",
                 &env,
             )?)),
+        }
+    }
+
+    /// Like [`Credentials::load`], with the secret for `mode` read from `secret` instead of
+    /// the guide's variables.
+    pub fn load_ref(
+        mode: AuthMode,
+        email: Option<&str>,
+        secret: &SecretRef,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Credentials, CredentialsError> {
+        let value = match secret {
+            SecretRef::Env(name) => {
+                env(name).ok_or_else(|| CredentialsError::UnsetVariable(name.clone()))?
+            }
+            SecretRef::File(path) => {
+                std::fs::read_to_string(path).map_err(|source| CredentialsError::SecretFile {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(CredentialsError::EmptyRef(secret.to_string()));
+        }
+        let value = SecretString::from(value.to_owned());
+        match mode {
+            AuthMode::Token => Ok(Credentials::Token {
+                email: token_email(email)?,
+                token: value,
+            }),
+            AuthMode::Bearer => Ok(Credentials::Bearer(value)),
         }
     }
 
@@ -86,6 +141,14 @@ impl Credentials {
         value.set_sensitive(true);
         value
     }
+}
+
+fn token_email(email: Option<&str>) -> Result<String, CredentialsError> {
+    email
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .ok_or(CredentialsError::MissingEmail)
 }
 
 fn secret(
@@ -160,6 +223,42 @@ mod tests {
         .unwrap();
         assert_eq!(c.authorization().to_str().unwrap(), "Bearer tok");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_named_variable_or_file_holds_a_feeds_secret() {
+        let c = Credentials::load_ref(
+            AuthMode::Token,
+            Some("a@example.com"),
+            &SecretRef::Env("ACME_TOKEN".into()),
+            env(&[("ACME_TOKEN", "s3cr3t\n")]),
+        )
+        .unwrap();
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode("a@example.com/token:s3cr3t");
+        assert_eq!(
+            c.authorization().to_str().unwrap(),
+            format!("Basic {expected}")
+        );
+        let unset = Credentials::load_ref(
+            AuthMode::Bearer,
+            None,
+            &SecretRef::Env("NOPE".into()),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(unset.to_string(), "environment variable NOPE is not set");
+        let missing = Credentials::load_ref(
+            AuthMode::Bearer,
+            None,
+            &SecretRef::File("/nonexistent/zendesk-token".into()),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("/nonexistent/zendesk-token"),
+            "{missing}"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use crate::cassette::record::{self, Recorder};
 use crate::cassette::replay::{self, Answer, Player};
 use crate::credentials::Credentials;
+use crate::sender::{Sender, SenderError};
 use crate::stats::PassStats;
 
 /// API paths the collector reads, and the resource each serves. Exact matches: no prefix
@@ -64,6 +65,8 @@ pub struct EgressPolicy {
     port: u16,
     /// None in a replay, which holds no credentials.
     authorization: Option<HeaderValue>,
+    /// Our own sender, when a proxy or CA bundle calls for one (`sender.rs`).
+    sender: Option<Arc<Sender>>,
 }
 
 impl EgressPolicy {
@@ -98,7 +101,29 @@ impl EgressPolicy {
             host: host.to_ascii_lowercase(),
             port,
             authorization: None,
+            sender: None,
         })
+    }
+
+    /// Sends through `HTTPS_PROXY` (unless `NO_PROXY` names the origin) and trusts
+    /// `ZENDESK_CA_BUNDLE` as well as the web roots; with neither, the default sender is kept.
+    /// Plain `http` (loopback only) always goes direct.
+    pub fn route(
+        mut self,
+        https_proxy: Option<&str>,
+        no_proxy: Option<&str>,
+        ca_bundle: Option<&std::path::Path>,
+    ) -> Result<EgressPolicy, SenderError> {
+        if self.https {
+            self.sender =
+                Sender::configure(&self.host, https_proxy, no_proxy, ca_bundle)?.map(Arc::new);
+        }
+        Ok(self)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn authorization_for_tests(&self) -> Option<&HeaderValue> {
+        self.authorization.as_ref()
     }
 
     /// Checks `request` and, when it may go, replaces its credentials with ours. Returns the
@@ -247,9 +272,20 @@ impl WasiHttpHooks for Egress {
                 }
             });
         }
+        let sender = self.policy.sender.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
-            let sent = wasmtime_wasi_http::default_send_request(request, options).await;
+            let sent = match sender {
+                Some(sender) => sender.send(request, options).await,
+                None => wasmtime_wasi_http::default_send_request(request, options)
+                    .await
+                    .map(|(response, io)| {
+                        (
+                            response.map(BodyExt::boxed_unsync),
+                            Box::new(io) as Box<dyn Future<Output = _> + Send>,
+                        )
+                    }),
+            };
             let (response, io) = match sent {
                 Ok(sent) => sent,
                 Err(e) => {
@@ -259,13 +295,12 @@ impl WasiHttpHooks for Egress {
                     return Err(e);
                 }
             };
-            let response = response.map(BodyExt::boxed_unsync);
             count(&response);
             let response = match pending {
                 Some(pending) => pending.responded(response),
                 None => response,
             };
-            Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
+            Ok((response, io))
         })
     }
 }

@@ -1,4 +1,5 @@
-//! Prometheus metrics for `serve --metrics-addr`: per resource, records, pages, objects and
+//! Prometheus metrics for `serve --metrics-addr`: per resource (and feed, with a feeds file),
+//! records, pages, objects and
 //! bytes collected, failures, the last success and how far behind it is. Text exposition
 //! format, served on `GET /metrics`.
 
@@ -35,16 +36,21 @@ type Family = (
     fn(&Series) -> Option<f64>,
 );
 
+/// Series by feed (none without a feeds file) and resource.
+type Key = (Option<String>, String);
+
 /// Updated after each pass, read by the scrape handler.
 #[derive(Debug, Default, Clone)]
-pub struct Metrics(Arc<Mutex<BTreeMap<String, Series>>>);
+pub struct Metrics(Arc<Mutex<BTreeMap<Key, Series>>>);
 
 impl Metrics {
     /// Adds a finished pass. `now` is the Unix time the pass ended.
     pub fn record(&self, summary: &Summary, now: i64) {
         let Ok(mut all) = self.0.lock() else { return };
         for r in &summary.resources {
-            let s = all.entry(r.name.clone()).or_default();
+            let s = all
+                .entry((summary.feed.clone(), r.name.clone()))
+                .or_default();
             s.records += r.records;
             s.pages += u64::from(r.pages);
             s.objects += u64::from(r.objects_created);
@@ -107,9 +113,20 @@ impl Metrics {
         ];
         for (name, kind, help, value) in families {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (resource, series) in all.iter() {
+            for ((feed, resource), series) in all.iter() {
                 if let Some(v) = value(series) {
-                    let _ = writeln!(out, "{name}{{resource=\"{resource}\"}} {v}");
+                    // Feed names and resource names are checked to need no escaping.
+                    match feed {
+                        Some(feed) => {
+                            let _ = writeln!(
+                                out,
+                                "{name}{{feed=\"{feed}\",resource=\"{resource}\"}} {v}"
+                            );
+                        }
+                        None => {
+                            let _ = writeln!(out, "{name}{{resource=\"{resource}\"}} {v}");
+                        }
+                    }
                 }
             }
         }

@@ -37,6 +37,9 @@ pub enum Tape {
 
 /// Runs one pass, prints its summary on stdout and returns the exit code.
 pub async fn run(args: RunArgs) -> Exit {
+    if args.feeds.file.is_some() {
+        return crate::schedule::run(args).await;
+    }
     let (config, runtime) = match prepare(args) {
         Ok(ready) => ready,
         Err(exit) => return exit,
@@ -115,6 +118,7 @@ pub async fn replay(args: ReplayArgs) -> Exit {
 fn replay_config(args: &ReplayArgs, c: &Cassette) -> anyhow::Result<PassConfig> {
     let s = &c.settings;
     Ok(PassConfig {
+        feed: None,
         base_url: s.base_url.clone(),
         egress: Arc::new(EgressPolicy::without_credentials(&s.base_url)?),
         resources: s.resources.iter().map(|r| r.name.clone()).collect(),
@@ -154,7 +158,13 @@ fn replay_config(args: &ReplayArgs, c: &Cassette) -> anyhow::Result<PassConfig> 
 /// Runs a pass at once and then every `--every` until SIGINT/SIGTERM, never two at a time.
 /// Prints one JSON summary line per pass. A failing pass is logged and the schedule goes on.
 pub async fn serve(args: ServeArgs) -> Exit {
-    let every = args.every;
+    if args.run.feeds.file.is_some() {
+        return crate::schedule::serve(args).await;
+    }
+    let Some(every) = args.every else {
+        tracing::error!("serve needs --every (SCHEDULE_EVERY)");
+        return Exit::Config;
+    };
     let (config, runtime) = match prepare(args.run) {
         Ok(ready) => ready,
         Err(exit) => return exit,
@@ -162,14 +172,8 @@ pub async fn serve(args: ServeArgs) -> Exit {
     let stop = StopFlag::default();
     watch_signals(stop.clone());
     let metrics = Metrics::default();
-    if let Some(addr) = args.metrics_addr {
-        match crate::metrics::serve(addr, metrics.clone()).await {
-            Ok(bound) => tracing::info!(addr = %bound, "metrics listening"),
-            Err(e) => {
-                tracing::error!(%addr, error = %e, "cannot serve metrics");
-                return Exit::Config;
-            }
-        }
+    if let Err(exit) = serve_metrics(args.metrics_addr, &metrics).await {
+        return exit;
     }
     tracing::info!(every = %humantime::format_duration(every), "serving");
     let mut reset = config.reset_state;
@@ -210,6 +214,24 @@ pub async fn serve(args: ServeArgs) -> Exit {
     Exit::Success
 }
 
+/// Starts the metrics endpoint when an address is configured.
+pub(crate) async fn serve_metrics(
+    addr: Option<std::net::SocketAddr>,
+    metrics: &Metrics,
+) -> Result<(), Exit> {
+    let Some(addr) = addr else { return Ok(()) };
+    match crate::metrics::serve(addr, metrics.clone()).await {
+        Ok(bound) => {
+            tracing::info!(addr = %bound, "metrics listening");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot serve metrics");
+            Err(Exit::Config)
+        }
+    }
+}
+
 fn prepare(args: RunArgs) -> Result<(PassConfig, Runtime), Exit> {
     let config = PassConfig::from_args(args, |k| std::env::var(k).ok()).map_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
@@ -224,7 +246,7 @@ fn prepare(args: RunArgs) -> Result<(PassConfig, Runtime), Exit> {
 
 /// One pass: open the store (taking its lock for the pass), run the component, summarise.
 /// No summary when the store could not be opened.
-async fn one_pass(
+pub(crate) async fn one_pass(
     runtime: &Runtime,
     config: &PassConfig,
     stop: &StopFlag,
@@ -322,6 +344,7 @@ async fn one_pass(
     // recorder sees every exchange finished.
     state.table = wasmtime::component::ResourceTable::new();
     let mut summary = Summary {
+        feed: config.feed.clone(),
         ok: false,
         pass_start,
         checkpoint: checkpoint.clone(),
@@ -482,7 +505,7 @@ fn finish_tape(
     }
 }
 
-fn load_runtime(config: &PassConfig) -> anyhow::Result<Runtime> {
+pub(crate) fn load_runtime(config: &PassConfig) -> anyhow::Result<Runtime> {
     let cache = config.cache_dir.as_deref();
     match &config.component {
         Some(path) => {
@@ -494,7 +517,7 @@ fn load_runtime(config: &PassConfig) -> anyhow::Result<Runtime> {
     }
 }
 
-fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -504,7 +527,7 @@ fn now_unix() -> i64 {
 /// First SIGINT/SIGTERM: finish the page in flight, save the checkpoint, exit normally.
 /// Second: exit at once (objects are always stored before the checkpoint moves, so the
 /// checkpoint is still consistent).
-fn watch_signals(stop: StopFlag) {
+pub(crate) fn watch_signals(stop: StopFlag) {
     tokio::spawn(async move {
         if wait_for_signal().await.is_err() {
             return;

@@ -8,6 +8,9 @@ use crate::exit::Exit;
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// The feed's name, for a feeds file (absent for the one account of the environment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
     /// True when every resource succeeded.
     pub ok: bool,
     /// The pass start, Unix seconds UTC.

@@ -210,7 +210,7 @@ fn collect_files(root: &Path, dir: &Path, found: &mut BTreeMap<String, Vec<u8>>)
 }
 
 /// A compiled-code cache in cargo's per-target temporary directory, shared by the test run.
-fn cache_dir() -> String {
+pub fn cache_dir() -> String {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("compiled-component-cache")
         .to_string_lossy()

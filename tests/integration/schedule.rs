@@ -72,7 +72,7 @@ fn the_memory_cap_stops_a_component_that_needs_more_and_says_so() {
 }
 
 /// Lines a child prints, as they come.
-fn lines(read: impl std::io::Read + Send + 'static) -> Receiver<String> {
+pub fn lines(read: impl std::io::Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(read).lines().map_while(Result::ok) {
@@ -85,7 +85,7 @@ fn lines(read: impl std::io::Read + Send + 'static) -> Receiver<String> {
 }
 
 /// The next line containing `needle`; a generous bound only guards against a hang.
-fn wait_for(rx: &Receiver<String>, needle: &str) -> String {
+pub fn wait_for(rx: &Receiver<String>, needle: &str) -> String {
     loop {
         let line = rx
             .recv_timeout(Duration::from_secs(120))
@@ -96,7 +96,7 @@ fn wait_for(rx: &Receiver<String>, needle: &str) -> String {
     }
 }
 
-fn sigterm(child: &Child) {
+pub fn sigterm(child: &Child) {
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

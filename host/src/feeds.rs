@@ -1,0 +1,492 @@
+//! The feeds file (`--feeds FILE`): one `[[feed]]` per Zendesk account, each turned into a
+//! [`PassConfig`] through the same validation as the one account of the flags and
+//! environment. A feed names where its secret is (an environment variable or a file), never
+//! the secret itself.
+//!
+//! Precedence, for each setting: the feed's entry, then the flag, then its environment
+//! variable, then the default. `name` and `base_url` have no fallback, and the credentials
+//! reference has none either, so no feed is ever sent another account's token.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::ValueEnum as _;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cli::RunArgs;
+use crate::config::PassConfig;
+use crate::credentials::{AuthMode, Credentials, SecretRef};
+
+/// One feed: its validated pass configuration and its own interval, if it has one.
+#[derive(Debug)]
+pub struct Feed {
+    pub config: PassConfig,
+    pub every: Option<Duration>,
+    /// The line of its `[[feed]]` header, for messages.
+    pub line: usize,
+}
+
+impl Feed {
+    pub fn name(&self) -> &str {
+        self.config.feed.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedsError {
+    #[error("reading the feeds file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("feeds file {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("feeds file {path}, line {line}: {message}")]
+    At {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("feeds file {0}: no [[feed]] entries")]
+    Empty(PathBuf),
+    #[error("--reset-state applies to one account; it cannot be used with --feeds")]
+    ResetState,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedsFile {
+    #[serde(default)]
+    feed: Vec<Spanned<Entry>>,
+}
+
+/// A `[[feed]]` as written. Unknown keys are errors, so a misspelt setting is never silently
+/// left at its default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    name: Spanned<String>,
+    base_url: String,
+    auth_mode: Option<String>,
+    email: Option<String>,
+    api_token_env: Option<String>,
+    api_token_file: Option<PathBuf>,
+    bearer_token_env: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    resources: Option<Vec<String>>,
+    prefix: Option<String>,
+    state_key: Option<String>,
+    out: Option<PathBuf>,
+    every: Option<Spanned<String>>,
+    start_time: Option<i64>,
+    max_pages: Option<u32>,
+    // Recognised only to refuse them with a message that says what to write instead.
+    api_token: Option<Spanned<toml::Value>>,
+    bearer_token: Option<Spanned<toml::Value>>,
+    password: Option<Spanned<toml::Value>>,
+}
+
+/// Reads and validates `path`. `base` is the process's flags and environment (the fallback
+/// of every setting a feed does not give); `env` reads the variables feeds name.
+pub fn load(
+    path: &Path,
+    base: &RunArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Feed>, FeedsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FeedsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(path, &text, base, env)
+}
+
+/// [`load`] on text already read; `path` only names the file in messages.
+pub fn parse(
+    path: &Path,
+    text: &str,
+    base: &RunArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Feed>, FeedsError> {
+    if base.reset_state {
+        return Err(FeedsError::ResetState);
+    }
+    let file: FeedsFile = toml::from_str(text).map_err(|e| FeedsError::Syntax {
+        path: path.to_owned(),
+        message: e.to_string().trim_end().to_owned(),
+    })?;
+    if file.feed.is_empty() {
+        return Err(FeedsError::Empty(path.to_owned()));
+    }
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let at = |offset: usize, message: String| FeedsError::At {
+        path: path.to_owned(),
+        line: line_of(offset),
+        message,
+    };
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut checkpoints: HashMap<PathBuf, (String, usize)> = HashMap::new();
+    let mut feeds = Vec::with_capacity(file.feed.len());
+    for entry in file.feed {
+        let entry = entry.into_inner();
+        let name_at = entry.name.span().start;
+        let line = line_of(name_at);
+        let name = entry.name.get_ref().clone();
+        if !valid_name(&name) {
+            return Err(at(
+                name_at,
+                format!(
+                    "feed name {name:?} must be 1 to 64 letters, digits, '-', '_' or '.', \
+                     starting with a letter or digit"
+                ),
+            ));
+        }
+        if let Some(first) = names.insert(name.clone(), line) {
+            return Err(at(
+                name_at,
+                format!("feed name {name:?} is already used on line {first}; names must be unique"),
+            ));
+        }
+        let feed_at =
+            |offset: usize, message: String| at(offset, format!("feed {name}: {message}"));
+        for (key, value, instead) in [
+            (
+                "api_token",
+                &entry.api_token,
+                "api_token_env or api_token_file",
+            ),
+            (
+                "bearer_token",
+                &entry.bearer_token,
+                "bearer_token_env or bearer_token_file",
+            ),
+            (
+                "password",
+                &entry.password,
+                "api_token_env or api_token_file",
+            ),
+        ] {
+            if let Some(value) = value {
+                return Err(feed_at(
+                    value.span().start,
+                    format!(
+                        "`{key}` would put a secret in the feeds file; name where it is kept \
+                         instead, with {instead}"
+                    ),
+                ));
+            }
+        }
+        let auth_mode = match &entry.auth_mode {
+            None => base.auth_mode,
+            Some(m) => AuthMode::from_str(m, true).map_err(|_| {
+                feed_at(
+                    name_at,
+                    format!("auth_mode {m:?} must be \"token\" or \"bearer\""),
+                )
+            })?,
+        };
+        let secret = secret_ref(&entry, auth_mode).map_err(|m| feed_at(name_at, m))?;
+        let every = match &entry.every {
+            None => None,
+            Some(every) => Some(
+                humantime::parse_duration(every.get_ref())
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        feed_at(
+                            every.span().start,
+                            format!(
+                                "every {:?} is not a duration like \"15m\" or \"1h\"",
+                                every.get_ref()
+                            ),
+                        )
+                    })?,
+            ),
+        };
+
+        let mut args = base.clone();
+        args.base_url = Some(entry.base_url);
+        args.auth_mode = auth_mode;
+        if entry.email.is_some() {
+            args.email = entry.email;
+        }
+        if let Some(resources) = entry.resources {
+            args.resources = resources.join(",");
+        }
+        if let Some(prefix) = entry.prefix {
+            args.s3_prefix = prefix;
+        }
+        if let Some(state_key) = entry.state_key {
+            args.state_key = state_key;
+        }
+        if let Some(out) = entry.out {
+            args.out = out;
+        }
+        if entry.start_time.is_some() {
+            args.start_time = entry.start_time;
+        }
+        if let Some(max_pages) = entry.max_pages {
+            args.max_pages = max_pages;
+        }
+        let checkpoint = args.out.join(&args.state_key);
+        if let Some((other, other_line)) =
+            checkpoints.insert(checkpoint.clone(), (name.clone(), line))
+        {
+            return Err(feed_at(
+                name_at,
+                format!(
+                    "shares the checkpoint {} with feed {other} (line {other_line}); give each \
+                     feed its own state_key or out",
+                    checkpoint.display()
+                ),
+            ));
+        }
+        let mut config = PassConfig::build(args, |a| {
+            Credentials::load_ref(a.auth_mode, a.email.as_deref(), &secret, &env)
+        })
+        .map_err(|e| feed_at(name_at, e.to_string()))?;
+        config.feed = Some(name);
+        feeds.push(Feed {
+            config,
+            every,
+            line,
+        });
+    }
+    Ok(feeds)
+}
+
+/// The one reference the auth mode calls for, checked to be a reference and not a secret.
+fn secret_ref(entry: &Entry, mode: AuthMode) -> Result<SecretRef, String> {
+    let (env_key, env, file_key, file, other) = match mode {
+        AuthMode::Token => (
+            "api_token_env",
+            &entry.api_token_env,
+            "api_token_file",
+            &entry.api_token_file,
+            [
+                ("bearer_token_env", entry.bearer_token_env.is_some()),
+                ("bearer_token_file", entry.bearer_token_file.is_some()),
+            ],
+        ),
+        AuthMode::Bearer => (
+            "bearer_token_env",
+            &entry.bearer_token_env,
+            "bearer_token_file",
+            &entry.bearer_token_file,
+            [
+                ("api_token_env", entry.api_token_env.is_some()),
+                ("api_token_file", entry.api_token_file.is_some()),
+            ],
+        ),
+    };
+    let mode_name = match mode {
+        AuthMode::Token => "token",
+        AuthMode::Bearer => "bearer",
+    };
+    if let Some((key, _)) = other.iter().find(|(_, set)| *set) {
+        return Err(format!("{key} does not apply to auth_mode \"{mode_name}\""));
+    }
+    match (env, file) {
+        (Some(_), Some(_)) => Err(format!("set only one of {env_key} and {file_key}")),
+        (None, None) => Err(format!(
+            "auth_mode \"{mode_name}\" needs {env_key} (the name of an environment variable) or \
+             {file_key} (a file) holding the secret"
+        )),
+        (Some(name), None) => {
+            // A pasted token would be mixed-case; the value is never echoed, in case it is one.
+            let upper_snake = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if upper_snake {
+                Ok(SecretRef::Env(name.clone()))
+            } else {
+                Err(format!(
+                    "{env_key} must be the NAME of an environment variable (upper-case letters, \
+                     digits and '_', like ACME_ZENDESK_TOKEN), never the secret itself"
+                ))
+            }
+        }
+        (None, Some(path)) => Ok(SecretRef::File(path.clone())),
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn base(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["zendesk-crm", "run", "--feeds", "feeds.toml"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Run(args) => args,
+            crate::cli::Command::Serve(_) => unreachable!(),
+        }
+    }
+
+    fn env(k: &str) -> Option<String> {
+        match k {
+            "ACME_TOKEN" => Some("acme-secret".into()),
+            "BETA_TOKEN" => Some("beta-secret".into()),
+            _ => None,
+        }
+    }
+
+    fn parse_str(text: &str) -> Result<Vec<Feed>, FeedsError> {
+        parse(
+            Path::new("feeds.toml"),
+            text,
+            &base(&["--email", "ops@example.com"]),
+            env,
+        )
+    }
+
+    fn error(text: &str) -> String {
+        parse_str(text).unwrap_err().to_string()
+    }
+
+    const TWO: &str = r#"
+[[feed]]
+name = "acme"
+base_url = "https://acme.zendesk.com"
+api_token_env = "ACME_TOKEN"
+resources = ["incremental_tickets"]
+state_key = "acme/state.json"
+prefix = "acme/"
+every = "15m"
+
+[[feed]]
+name = "beta"
+base_url = "https://beta.zendesk.com"
+email = "sec@beta.example"
+api_token_env = "BETA_TOKEN"
+state_key = "beta/state.json"
+"#;
+
+    #[test]
+    fn each_feed_takes_its_own_settings_and_falls_back_to_the_flags() {
+        let feeds = parse_str(TWO).unwrap();
+        assert_eq!(feeds.len(), 2);
+        let (acme, beta) = (&feeds[0].config, &feeds[1].config);
+        assert_eq!(acme.feed.as_deref(), Some("acme"));
+        assert_eq!(acme.base_url, "https://acme.zendesk.com");
+        assert_eq!(acme.resources, ["incremental_tickets"]);
+        assert_eq!(acme.prefix, "acme/");
+        assert_eq!(feeds[0].every, Some(Duration::from_secs(900)));
+        assert_eq!(feeds[0].line, 3);
+        // beta falls back to the flags' resources and interval, and has its own e-mail.
+        assert_eq!(beta.resources, ["audit_logs", "incremental_tickets"]);
+        assert_eq!(feeds[1].every, None);
+        assert_eq!(beta.prefix, "zendesk/crm/");
+        let authorization = beta
+            .egress
+            .authorization_for_tests()
+            .expect("credentials")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(authorization.contains(&base64_of("sec@beta.example/token:beta-secret")));
+        assert!(
+            acme.egress
+                .authorization_for_tests()
+                .expect("credentials")
+                .to_str()
+                .unwrap()
+                .contains(&base64_of("ops@example.com/token:acme-secret"))
+        );
+    }
+
+    fn base64_of(s: &str) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn the_readme_example_is_a_valid_feeds_file() {
+        let readme = include_str!("../../README.md");
+        let section = &readme[readme.find("## Many accounts").expect("the section")..];
+        let start = section.find("```toml\n").expect("an example") + "```toml\n".len();
+        let example = &section[start..start + section[start..].find("```").unwrap()];
+        let token = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(token.path(), "globex-secret\n").unwrap();
+        let example = example.replace("/run/secrets/globex", &token.path().display().to_string());
+        let env = |k: &str| (k == "ACME_ZENDESK_TOKEN").then(|| "acme-secret".to_owned());
+        let feeds = parse(Path::new("README.md"), &example, &base(&[]), env).unwrap();
+        assert_eq!(feeds.len(), 2);
+        assert_eq!(feeds[1].config.resources, ["incremental_tickets"]);
+        assert_eq!(feeds[1].config.max_pages, 50);
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_with_its_line() {
+        let e = error(&TWO.replace("prefix = \"acme/\"", "prefx = \"acme/\""));
+        assert!(e.contains("line 8"), "{e}");
+        assert!(e.contains("prefx"), "{e}");
+    }
+
+    #[test]
+    fn a_duplicate_name_is_refused_naming_both_lines() {
+        let e = error(&TWO.replace("name = \"beta\"", "name = \"acme\""));
+        assert!(e.contains("line 12"), "{e}");
+        assert!(e.contains("already used on line 3"), "{e}");
+    }
+
+    #[test]
+    fn a_secret_written_inline_is_refused_without_echoing_it() {
+        let e = error(&TWO.replace(
+            "api_token_env = \"BETA_TOKEN\"",
+            "api_token = \"Zx9LiveTokenValue\"",
+        ));
+        assert!(e.contains("line 15"), "{e}");
+        assert!(
+            e.contains("`api_token` would put a secret in the feeds file"),
+            "{e}"
+        );
+        assert!(!e.contains("Zx9LiveTokenValue"), "{e}");
+        let e = error(&TWO.replace("\"BETA_TOKEN\"", "\"Zx9LiveTokenValue\""));
+        assert!(
+            e.contains("must be the NAME of an environment variable"),
+            "{e}"
+        );
+        assert!(!e.contains("Zx9LiveTokenValue"), "{e}");
+    }
+
+    #[test]
+    fn feeds_sharing_a_checkpoint_are_refused() {
+        let e = error(&TWO.replace("beta/state.json", "acme/state.json"));
+        assert!(e.contains("shares the checkpoint"), "{e}");
+        assert!(e.contains("feed acme (line 3)"), "{e}");
+    }
+
+    #[test]
+    fn a_feed_without_its_own_credentials_is_refused() {
+        let e = error(&TWO.replace("api_token_env = \"BETA_TOKEN\"\n", ""));
+        assert!(e.contains("feed beta"), "{e}");
+        assert!(e.contains("api_token_env"), "{e}");
+        let e = error(&TWO.replace("BETA_TOKEN", "UNSET_TOKEN"));
+        assert!(
+            e.contains("environment variable UNSET_TOKEN is not set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_same_validation_as_one_account_applies() {
+        let e = error(&TWO.replace("https://beta.zendesk.com", "http://beta.zendesk.com"));
+        assert!(e.contains("feed beta"), "{e}");
+        assert!(e.contains("must use https"), "{e}");
+        let e = error(&TWO.replace("every = \"15m\"", "every = \"soon\""));
+        assert!(e.contains("line 9"), "{e}");
+    }
+}
