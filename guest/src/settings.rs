@@ -40,7 +40,8 @@ impl Origin {
 /// Resource names this component collects.
 pub const INCREMENTAL_TICKETS: &str = "incremental_tickets";
 pub const AUDIT_LOGS: &str = "audit_logs";
-pub const KNOWN_RESOURCES: &[&str] = &[AUDIT_LOGS, INCREMENTAL_TICKETS];
+pub const ACCESS_LOGS: &str = "access_logs";
+pub const KNOWN_RESOURCES: &[&str] = &[AUDIT_LOGS, INCREMENTAL_TICKETS, ACCESS_LOGS];
 
 /// One requested resource after validation.
 #[derive(Debug, Clone)]
@@ -48,6 +49,7 @@ pub struct ResourceSettings {
     pub name: String,
     pub page_size: Option<u32>,
     pub lag_seconds: Option<u64>,
+    pub overlap_seconds: Option<u64>,
 }
 
 /// The validated settings of one pass.
@@ -123,6 +125,7 @@ impl PassSettings {
                 name: r.name,
                 page_size: r.page_size,
                 lag_seconds: r.lag_seconds,
+                overlap_seconds: r.overlap_seconds,
             });
         }
         if s.max_pages == 0 {

@@ -40,6 +40,8 @@ pub struct PassConfig {
     pub start_time: Option<i64>,
     pub lookback_seconds: u64,
     pub audit_lag_seconds: u64,
+    pub access_log_lag_seconds: u64,
+    pub access_log_overlap_seconds: u64,
     pub http_timeout_secs: u64,
     pub http_retries: u32,
     pub max_retry_wait_secs: u64,
@@ -101,6 +103,8 @@ impl PassConfig {
             start_time: args.start_time,
             lookback_seconds: args.lookback_seconds,
             audit_lag_seconds: args.audit_lag_seconds,
+            access_log_lag_seconds: args.access_log_lag_seconds,
+            access_log_overlap_seconds: args.access_log_overlap_seconds,
             http_timeout_secs: args.http_timeout,
             http_retries: args.http_retries,
             max_retry_wait_secs: args.max_retry_wait,
@@ -132,8 +136,13 @@ impl PassConfig {
                 .map(|name| ResourceRequest {
                     name: name.clone(),
                     page_size: self.page_size,
-                    lag_seconds: (name == "audit_logs").then_some(self.audit_lag_seconds),
-                    overlap_seconds: None,
+                    lag_seconds: match name.as_str() {
+                        "audit_logs" => Some(self.audit_lag_seconds),
+                        "access_logs" => Some(self.access_log_lag_seconds),
+                        _ => None,
+                    },
+                    overlap_seconds: (name == "access_logs")
+                        .then_some(self.access_log_overlap_seconds),
                 })
                 .collect(),
             max_pages: self.max_pages,

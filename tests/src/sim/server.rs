@@ -16,6 +16,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
+use super::access_logs;
 use super::faults::{self, Fault};
 use super::routes;
 use super::state::{RATE_LIMIT, Shared};
@@ -83,6 +84,8 @@ async fn handle(
             .collect(),
     };
     let is_api = recorded.path().starts_with("/api/");
+    // The access log sends none of the account's rate-limit headers (access-logs.md §5).
+    let account_headers = is_api && !recorded.path().starts_with(access_logs::ENDPOINT);
     let fault = {
         let mut state = shared.state.lock().unwrap();
         state.requests.push(recorded.clone());
@@ -96,7 +99,14 @@ async fn handle(
         && recorded
             .header("accept-encoding")
             .is_some_and(|v| v.to_ascii_lowercase().contains("gzip"));
-    let normal = |shared: &Shared| finish(shared, routes::route(shared, &recorded), is_api, gzip);
+    let normal = |shared: &Shared| {
+        finish(
+            shared,
+            routes::route(shared, &recorded),
+            account_headers,
+            gzip,
+        )
+    };
     match fault {
         None => Ok(normal(&shared).into_response(SimBody::full)),
         Some(Fault::Delay { ms }) => {
@@ -112,7 +122,7 @@ async fn handle(
         Some(other) => {
             let resp =
                 faults::replacement(&other).unwrap_or_else(|| routes::route(&shared, &recorded));
-            Ok(finish(&shared, resp, is_api, gzip).into_response(SimBody::full))
+            Ok(finish(&shared, resp, account_headers, gzip).into_response(SimBody::full))
         }
     }
 }
