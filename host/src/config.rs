@@ -171,3 +171,62 @@ fn default_cache_dir() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("zendesk-crm"))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn config(flags: &[&str]) -> PassConfig {
+        let mut argv = vec![
+            "zendesk-crm",
+            "run",
+            "--base-url",
+            "https://acme.zendesk.com",
+        ];
+        argv.extend_from_slice(flags);
+        let Command::Run(args) = Cli::try_parse_from(argv).expect("flags parse").command else {
+            panic!("not run");
+        };
+        let env = |k: &str| (k == "ZENDESK_BEARER_TOKEN").then(|| "tok".to_owned());
+        PassConfig::from_args(args, env).expect("valid config")
+    }
+
+    #[test]
+    fn each_resource_gets_its_own_lag_and_only_access_logs_an_overlap() {
+        let c = config(&[
+            "--auth-mode",
+            "bearer",
+            "--resources",
+            "audit_logs,incremental_tickets,access_logs",
+            "--audit-lag-seconds",
+            "7",
+            "--access-log-lag-seconds",
+            "9",
+            "--access-log-overlap-seconds",
+            "600",
+        ]);
+        let lags: Vec<_> = c
+            .settings(1_700_000_000)
+            .resources
+            .iter()
+            .map(|r| (r.name.clone(), r.lag_seconds, r.overlap_seconds))
+            .collect();
+        assert_eq!(
+            lags,
+            [
+                ("audit_logs".to_owned(), Some(7), None),
+                ("incremental_tickets".to_owned(), None, None),
+                ("access_logs".to_owned(), Some(9), Some(600)),
+            ]
+        );
+        let defaults = config(&["--auth-mode", "bearer", "--resources", "access_logs"]);
+        let r = &defaults.settings(1_700_000_000).resources[0];
+        assert_eq!((r.lag_seconds, r.overlap_seconds), (Some(120), Some(300)));
+        // The default stays the guide's two.
+        let guide = config(&["--auth-mode", "bearer"]);
+        assert_eq!(guide.resources, ["audit_logs", "incremental_tickets"]);
+    }
+}

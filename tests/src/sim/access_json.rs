@@ -98,7 +98,11 @@ pub(crate) fn render(id: &str, e: &Event) -> AccessLog {
         ip_address,
         method,
         url: path.replace("{}", &target.to_string()),
-        status: if mix(n, 68).is_multiple_of(20) { 404 } else { 200 },
+        status: if mix(n, 68).is_multiple_of(20) {
+            404
+        } else {
+            200
+        },
         authorization_type: Some(auth),
         client: if auth == "session" {
             pick(&CLIENTS[..2], n, 69)
