@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use zendesk_crm_tests::{ResetFormat, SimConfig, Simulator};
+use zendesk_crm_tests::{AccessLinks, ResetFormat, SimConfig, Simulator};
 
 use crate::harness::{Collector, T0, simulator, simulator_with, stored_audit_events};
 
@@ -273,4 +273,64 @@ fn ndjson_stores_one_access_record_a_line_byte_for_byte() {
         assert!(line.starts_with(r#"{"id":""#), "{line}");
         assert!(record["id"].is_string());
     }
+}
+
+#[test]
+fn every_request_keeps_the_window_whatever_links_next_holds() {
+    for links in [
+        AccessLinks::Zendesk,
+        AccessLinks::CursorOnly,
+        AccessLinks::Null,
+    ] {
+        let sim = simulator();
+        for i in 0..23 {
+            sim.add_access_event(T0 - 2000 + i * 10);
+        }
+        sim.set_access_links(links);
+        let mut c = access_collector(&sim);
+        c.env("PAGE_SIZE", 5).env("START_TIME", T0 - 3000);
+        let pass = c.run(&sim);
+        assert_eq!(pass.code, 0, "{links:?}: {}", pass.output());
+        assert_eq!(pass.resource("access_logs")["pages"], 5, "{links:?}");
+        assert_eq!(stored(&c), truth(&sim), "{links:?}");
+        let requests = sim.requests();
+        assert_eq!(requests.len(), 5);
+        for (i, r) in requests.iter().enumerate() {
+            let q = r.query();
+            for (k, v) in [
+                ("filter[start]", "2025-06-15T14:16:40Z"),
+                ("filter[end]", "2025-06-15T15:04:40Z"),
+                ("page[size]", "5"),
+            ] {
+                let values: Vec<_> = q.iter().filter(|(name, _)| name == k).collect();
+                assert_eq!(values, [&(k.to_owned(), v.to_owned())], "{links:?} {r:?}");
+            }
+            assert_eq!(
+                q.iter().any(|(k, _)| k == "page[after]"),
+                i > 0,
+                "{links:?}: {r:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_older_than_ninety_days_restarts_at_the_horizon_and_says_so() {
+    let sim = simulator();
+    sim.add_access_event(T0 - 1000);
+    let c = access_collector(&sim);
+    assert_eq!(c.run(&sim).code, 0);
+    sim.advance(100 * DAY);
+    sim.add_access_event(sim.now() - 89 * DAY);
+    let pass = c.run(&sim);
+    assert_eq!(pass.code, 0, "{}", pass.output());
+    let a = pass.resource("access_logs");
+    assert_eq!(a["first_run"], false);
+    assert_eq!(a["requested_start"], T0 - 1000 - 300, "{a}");
+    assert_eq!(a["records"], 1);
+    assert!(
+        pass.stderr.contains("checkpoint is older"),
+        "{}",
+        pass.stderr
+    );
 }

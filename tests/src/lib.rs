@@ -3,4 +3,4 @@
 pub mod raw_http;
 pub mod sim;
 
-pub use sim::{Fault, RecordedRequest, ResetFormat, SimConfig, Simulator};
+pub use sim::{AccessLinks, Fault, RecordedRequest, ResetFormat, SimConfig, Simulator};

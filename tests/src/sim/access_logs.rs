@@ -20,6 +20,19 @@ use super::wire::{SimResponse, percent_encode};
 use super::{ResetFormat, SimConfig};
 
 pub(crate) const ENDPOINT: &str = "/api/v2/access_logs";
+
+/// What `links.next`/`links.prev` hold: the documented sample's shape, or the variations the
+/// reference cannot rule out (access-logs.md §3), so a test can check the collector's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessLinks {
+    /// The filters repeated, the cursor as `page[after]`/`page[before]`, the size.
+    #[default]
+    Zendesk,
+    /// Only the cursor: the filters and the size dropped.
+    CursorOnly,
+    /// Always null, `meta` alone says where to go.
+    Null,
+}
 /// "default 1000, max 2500" (access-logs.md §2).
 pub(crate) const DEFAULT_PAGE: usize = 1000;
 pub(crate) const MAX_PAGE: usize = 2500;
@@ -56,8 +69,13 @@ pub(crate) fn handle(shared: &Shared, query: &[(String, String)]) -> SimResponse
         .unwrap_or_else(|| shared.origin.clone());
     let after_cursor = page.events.last().map(|(id, _)| id.clone());
     let before_cursor = page.events.first().map(|(id, _)| id.clone());
-    let link =
-        |side: &str, cursor: &Option<String>| cursor.as_deref().map(|c| link(&origin, &q, side, c));
+    let mode = state.access_links;
+    let link = |side: &str, cursor: &Option<String>| match mode {
+        AccessLinks::Null => None,
+        _ => cursor
+            .as_deref()
+            .map(|c| link(&origin, &q, side, c, mode == AccessLinks::Zendesk)),
+    };
     let envelope = Envelope {
         access_logs: page
             .events
@@ -101,16 +119,18 @@ struct Meta {
 
 /// `links.next`/`prev` as in Zendesk's sample: the request's filters repeated, the cursor as
 /// `page[after]`/`page[before]`, and the size, sorted by name as Rails' `to_query` does.
-fn link(origin: &str, q: &Query, side: &str, cursor: &str) -> String {
+fn link(origin: &str, q: &Query, side: &str, cursor: &str, repeat: bool) -> String {
     let mut params: Vec<(String, String)> = Vec::new();
-    if let Some(end) = q.end {
+    if let (Some(end), true) = (q.end, repeat) {
         params.push(("filter[end]".into(), iso8601::format(end)));
     }
-    if let Some(start) = q.start {
+    if let (Some(start), true) = (q.start, repeat) {
         params.push(("filter[start]".into(), iso8601::format(start)));
     }
     params.push((format!("page[{side}]"), cursor.to_owned()));
-    params.push(("page[size]".into(), q.size.to_string()));
+    if repeat {
+        params.push(("page[size]".into(), q.size.to_string()));
+    }
     let query: Vec<String> = params
         .iter()
         .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))

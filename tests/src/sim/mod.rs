@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub use access_logs::AccessLinks;
 pub use faults::Fault;
 pub use wire::{RecordedRequest, percent_encode};
 
@@ -239,6 +240,11 @@ impl Simulator {
     /// switched off: every access-log request (after auth) is 403 with the `errors` body.
     pub fn set_access_logs_enabled(&self, enabled: bool) {
         self.lock().access_logs_enabled = enabled;
+    }
+
+    /// What the access log's `links` hold (the documented shape by default).
+    pub fn set_access_links(&self, links: AccessLinks) {
+        self.lock().access_links = links;
     }
 
     pub fn push_fault(&self, fault: Fault) {

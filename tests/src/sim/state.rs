@@ -5,6 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::SimConfig;
 use super::access::AccessStore;
+use super::access_logs::AccessLinks;
 use super::audit::AuditStore;
 use super::faults::Fault;
 use super::tickets::TicketStore;
@@ -27,6 +28,7 @@ pub(crate) struct State {
     /// False for an account without the ADPP add-on or the API switched off (403).
     pub access_logs_enabled: bool,
     pub access_rate: AccessRate,
+    pub access_links: AccessLinks,
     pub faults: VecDeque<Fault>,
     pub requests: Vec<RecordedRequest>,
     pub after_url_origin: Option<String>,
@@ -47,6 +49,7 @@ impl State {
             access: AccessStore::default(),
             access_logs_enabled: true,
             access_rate: AccessRate::default(),
+            access_links: AccessLinks::default(),
             faults: VecDeque::new(),
             requests: Vec::new(),
             after_url_origin: None,

@@ -332,3 +332,22 @@ fn the_limit_is_off_by_default() {
         assert_eq!(get(&sim, ACCESS).status, 200);
     }
 }
+
+#[test]
+fn links_can_drop_the_filters_or_be_null_while_meta_still_leads_on() {
+    let sim = sim();
+    sim.add_access_events(3, NOW - 100);
+    let q = format!("{}&page%5Bsize%5D=2", window(NOW - 200, NOW));
+    sim.set_access_links(crate::sim::AccessLinks::CursorOnly);
+    let body = page(&sim, &format!("{ACCESS}?{q}"));
+    let last = ids(&body)[1].clone();
+    assert_eq!(
+        body["links"]["next"],
+        format!("{}{ACCESS}?page%5Bafter%5D={last}", sim.base_url())
+    );
+    sim.set_access_links(crate::sim::AccessLinks::Null);
+    let body = page(&sim, &format!("{ACCESS}?{q}"));
+    assert_eq!(body["links"]["next"], Value::Null);
+    assert_eq!(body["meta"]["has_more"], true);
+    assert_eq!(body["meta"]["after_cursor"], last);
+}
