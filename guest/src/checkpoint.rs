@@ -20,6 +20,8 @@ const OLDEST_READABLE: u32 = 1;
 const MAX_CURSOR_LEN: usize = 4096;
 /// A pending request is one of ours: a path, a few parameters and a cursor.
 const MAX_REQUEST_LEN: usize = 8192;
+/// Access-log ids are 26-character ULIDs; anything much longer is not an id.
+const MAX_ACCESS_ID_LEN: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +53,8 @@ pub struct PendingPage {
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_logs: Option<AccessLogsState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_logs: Option<AuditLogsState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental_tickets: Option<TicketsState>,
@@ -65,6 +69,22 @@ pub struct AuditLogsState {
     pub high_water: i64,
     /// Ids of the events stored whose `created_at` is `high_water`.
     pub ids_at_mark: Vec<u64>,
+}
+
+/// Position in the access log: every event with a `timestamp` before `high_water - overlap` is
+/// stored, and those at or after it that are stored are listed by id, so a later pass that
+/// reads the overlap again skips them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogsState {
+    /// Where the first run started, Unix seconds: no window ever starts before it.
+    pub start: i64,
+    /// The newest `timestamp` stored (Unix seconds), or `start` before anything was.
+    pub high_water: i64,
+    /// id -> timestamp of each event stored at or after `high_water - overlap`. Bounded by
+    /// time, not by count: an id leaves only once it is older than any later window.
+    #[serde(default)]
+    pub recent_ids: BTreeMap<String, i64>,
 }
 
 /// Position in the cursor-based incremental ticket export.
@@ -157,6 +177,25 @@ impl Checkpoint {
                 return Err("audit_logs.ids_at_mark repeats an id".into());
             }
         }
+        if let Some(a) = &self.resources.access_logs {
+            if a.start < 0 || a.high_water < a.start {
+                return Err(format!(
+                    "access_logs.start {} and high_water {} are not a position",
+                    a.start, a.high_water
+                ));
+            }
+            if let Some((id, _)) = a.recent_ids.iter().find(|&(id, &t)| {
+                id.is_empty()
+                    || id.len() > MAX_ACCESS_ID_LEN
+                    || id.chars().any(|c| c.is_control() || c.is_whitespace())
+                    || t < 0
+                    || t > a.high_water
+            }) {
+                return Err(format!(
+                    "access_logs.recent_ids holds {id:?}, not an id stored up to high_water"
+                ));
+            }
+        }
         if let Some(t) = &self.resources.incremental_tickets {
             if t.start_time < 0 {
                 return Err(format!(
@@ -221,6 +260,34 @@ mod tests {
             cursor: Some("+/+/MTY5=".into()),
         });
         assert_eq!(Checkpoint::parse(&c.to_bytes()), Ok(c));
+    }
+
+    #[test]
+    fn access_log_positions_round_trip_and_bad_ones_are_refused() {
+        let mut c = Checkpoint::new();
+        c.resources.access_logs = Some(AccessLogsState {
+            start: 100,
+            high_water: 200,
+            recent_ids: BTreeMap::from([("01H9KB1CDRX2RVDS7E2R4YJ0TS".to_owned(), 150)]),
+        });
+        assert_eq!(Checkpoint::parse(&c.to_bytes()), Ok(c));
+        for bad in [
+            r#"{"start":100,"high_water":50,"recent_ids":{}}"#,
+            r#"{"start":0,"high_water":50,"recent_ids":{"a b":10}}"#,
+            r#"{"start":0,"high_water":50,"recent_ids":{"x":60}}"#,
+            r#"{"start":0,"high_water":50,"recent_ids":{},"cursor":"x"}"#,
+        ] {
+            let doc = format!(
+                r#"{{"format":"zendesk-crm-checkpoint","version":1,"resources":{{"access_logs":{bad}}}}}"#
+            );
+            assert!(
+                matches!(
+                    Checkpoint::parse(doc.as_bytes()),
+                    Err(LoadError::Corrupt(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

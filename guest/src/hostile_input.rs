@@ -12,7 +12,10 @@ use proptest::prelude::*;
 use crate::audit_logs;
 use crate::checkpoint::{Checkpoint, TicketsState};
 use crate::http::{HttpError, inflate};
-use crate::retry::retry_after_ms;
+use crate::retry::{ratelimit_reset_ms, retry_after_ms};
+
+/// The guest's estimate of now for header dates in these properties.
+const NOW_MS: i64 = 1_750_000_000_000;
 use crate::tickets;
 
 const TICKETS_PAGE: &str = r#"{"tickets":[{"id":1,"generated_timestamp":5,"subject":"a"},{"id":2,"generated_timestamp":6}],"after_url":"u","after_cursor":"+/a=","before_cursor":null,"end_of_stream":false}"#;
@@ -144,16 +147,19 @@ proptest! {
     }
 
     #[test]
-    fn retry_after_is_a_bounded_number_or_nothing(value in ".{0,40}") {
-        if let Some(ms) = retry_after_ms(Some(&value)) {
-            let secs: u64 = value.trim().parse().unwrap();
-            prop_assert_eq!(ms, secs.saturating_mul(1000));
+    fn rate_limit_headers_are_seconds_a_date_or_nothing(value in ".{0,40}") {
+        let ms = retry_after_ms(&value, NOW_MS);
+        if let Ok(secs) = value.parse::<u64>() {
+            prop_assert_eq!(ms, Some(secs.saturating_mul(1000)));
+        }
+        if let Some(reset) = ratelimit_reset_ms(&value, NOW_MS) {
+            prop_assert!(reset >= 1000, "a reset of {reset} ms could loop");
         }
     }
 
     #[test]
     fn absurd_retry_after_saturates(secs in any::<u64>()) {
-        prop_assert_eq!(retry_after_ms(Some(&secs.to_string())), Some(secs.saturating_mul(1000)));
+        prop_assert_eq!(retry_after_ms(&secs.to_string(), NOW_MS), Some(secs.saturating_mul(1000)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! secret and knows nothing of S3. This file holds only the bindings and the export; the logic
 //! lives in one module per concept.
 
+mod access_logs;
 mod audit_logs;
 mod checkpoint;
 mod error;

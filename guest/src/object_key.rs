@@ -15,16 +15,55 @@ pub struct RecordStamp {
     pub time: i64,
 }
 
+/// A record whose id is a string (access logs: ULIDs), with its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextStamp {
+    pub id: String,
+    pub time: i64,
+}
+
+/// What a page key is made of, for either kind of id.
+pub trait Stamp {
+    /// Unix seconds: the first record's gives the key its date.
+    fn time(&self) -> i64;
+    /// Feeds the id and the time to the page-id hash.
+    fn hash_into(&self, h: &mut Sha256);
+}
+
+impl Stamp for RecordStamp {
+    fn time(&self) -> i64 {
+        self.time
+    }
+
+    // Unchanged since the first keys were written: existing keys must stay the same.
+    fn hash_into(&self, h: &mut Sha256) {
+        h.update(self.id.to_be_bytes());
+        h.update(self.time.to_be_bytes());
+    }
+}
+
+impl Stamp for TextStamp {
+    fn time(&self) -> i64 {
+        self.time
+    }
+
+    // Length-delimited, so `("ab", t)` and `("a", …)` cannot hash alike.
+    fn hash_into(&self, h: &mut Sha256) {
+        h.update((self.id.len() as u64).to_be_bytes());
+        h.update(self.id.as_bytes());
+        h.update(self.time.to_be_bytes());
+    }
+}
+
 /// 64 bits of SHA-256 over the resource and every record's id and time, in page order, as 16
 /// hex digits. Fields are length-delimited so no two different pages hash the same input.
-pub fn page_id(resource: &str, records: &[RecordStamp]) -> String {
+pub fn page_id<S: Stamp>(resource: &str, records: &[S]) -> String {
     let mut h = Sha256::new();
     h.update((resource.len() as u64).to_be_bytes());
     h.update(resource.as_bytes());
     h.update((records.len() as u64).to_be_bytes());
     for r in records {
-        h.update(r.id.to_be_bytes());
-        h.update(r.time.to_be_bytes());
+        r.hash_into(&mut h);
     }
     let digest = h.finalize();
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
@@ -32,14 +71,14 @@ pub fn page_id(resource: &str, records: &[RecordStamp]) -> String {
 
 /// The key of a page whose first record is `records[0]`. None for an empty page (nothing is
 /// stored) or a first record whose time is out of range.
-pub fn object_key(
+pub fn object_key<S: Stamp>(
     prefix: &str,
     resource: &str,
-    records: &[RecordStamp],
+    records: &[S],
     ndjson: bool,
 ) -> Option<String> {
     let first = records.first()?;
-    let at = OffsetDateTime::from_unix_timestamp(first.time).ok()?;
+    let at = OffsetDateTime::from_unix_timestamp(first.time()).ok()?;
     let ext = if ndjson { "ndjson" } else { "json" };
     Some(format!(
         "{prefix}{:04}/{:02}/{:02}/{:02}{:02}{:02}-{}-zendesk-{resource}.{ext}",
@@ -100,6 +139,49 @@ mod tests {
 
     #[test]
     fn empty_page_has_no_key() {
-        assert_eq!(object_key("", "incremental_tickets", &[], false), None);
+        let none: &[RecordStamp] = &[];
+        assert_eq!(object_key("", "incremental_tickets", none, false), None);
+    }
+
+    #[test]
+    fn numeric_ids_keep_the_keys_already_written() {
+        // Pinned: keys stored before string ids existed must come out the same.
+        let tickets = stamps(&[(7, 1_700_000_000), (8, 1_700_000_100)]);
+        assert_eq!(page_id("incremental_tickets", &tickets), "23fc016dbcfa902e");
+        assert_eq!(
+            page_id("audit_logs", &stamps(&[(1, 100), (2, 100)])),
+            "f243afa592651cbd"
+        );
+    }
+
+    #[test]
+    fn string_ids_hash_their_bytes_and_time() {
+        let text = |v: &[(&str, i64)]| -> Vec<TextStamp> {
+            v.iter()
+                .map(|&(id, time)| TextStamp {
+                    id: id.to_owned(),
+                    time,
+                })
+                .collect()
+        };
+        let a = text(&[("01H9KB1CDRX2RVDS7E2R4YJ0TS", 1_693_939_970)]);
+        let key = object_key("p/", "access_logs", &a, false).unwrap();
+        assert!(key.starts_with("p/2023/09/05/185250-"), "{key}");
+        assert!(key.ends_with("-zendesk-access_logs.json"), "{key}");
+        assert_eq!(
+            page_id("access_logs", &a),
+            page_id("access_logs", &a.clone())
+        );
+        assert_ne!(
+            page_id("access_logs", &a),
+            page_id(
+                "access_logs",
+                &text(&[("01H9KB1CDRX2RVDS7E2R4YJ0TT", 1_693_939_970)])
+            )
+        );
+        assert_ne!(
+            page_id("access_logs", &text(&[("ab", 1), ("c", 1)])),
+            page_id("access_logs", &text(&[("a", 1), ("bc", 1)]))
+        );
     }
 }

@@ -2,20 +2,23 @@
 //! (saved before any request, so a first pass that dies early leaves no gap), then collect each
 //! resource independently.
 
+use crate::access_logs;
 use crate::audit_logs;
 use crate::bindings::exports::zendesk::crm::collector::{ResourceOutcome, SetupError, StopCause};
 use crate::bindings::zendesk::crm::checkpoint_store::{self, CheckpointError, WriteMode};
 use crate::bindings::zendesk::crm::object_store::{self, PutOutcome, StoreError};
 use crate::bindings::zendesk::crm::pass_control::StopReason;
 use crate::bindings::zendesk::crm::types::Settings;
-use crate::checkpoint::{AuditLogsState, Checkpoint, LoadError, PendingPage, TicketsState};
+use crate::checkpoint::{
+    AccessLogsState, AuditLogsState, Checkpoint, LoadError, PendingPage, TicketsState,
+};
 use crate::error::Failure;
 use crate::http::Response;
 use crate::log;
-use crate::object_key::{RecordStamp, object_key};
+use crate::object_key::{Stamp, object_key};
 use crate::rate_budget::RateBudget;
 use crate::retry::{Fetched, Retrier, excerpt};
-use crate::settings::{AUDIT_LOGS, INCREMENTAL_TICKETS, PassSettings, SettingsError};
+use crate::settings::{ACCESS_LOGS, AUDIT_LOGS, INCREMENTAL_TICKETS, PassSettings, SettingsError};
 use crate::tickets;
 
 /// Why a resource stopped early without failing.
@@ -46,6 +49,8 @@ pub struct Progress {
     /// How far behind the pass start the resource is, when it knows better than its newest
     /// record (audit logs: the window end when caught up).
     pub behind: Option<i64>,
+    /// The start asked for, when the resource had to start later (a retention horizon).
+    pub requested_start: Option<i64>,
     pub caught_up: bool,
     pub stopped: Option<Stop>,
     pub error: Option<Failure>,
@@ -196,13 +201,13 @@ impl<'a> PageSink<'a> {
     /// this page again (its request with the page size set to the page's record count): it
     /// is saved as pending before the object is written. The caller then moves its position
     /// and saves, which clears the entry.
-    pub fn store_page(
+    pub fn store_page<S: Stamp>(
         &mut self,
         resource: &str,
         again: PendingPage,
         body: &[u8],
         records: &[&str],
-        stamps: &[RecordStamp],
+        stamps: &[S],
         progress: &mut Progress,
     ) -> Result<(), Failure> {
         if let Some(was) = self.replaying.take()
@@ -260,7 +265,7 @@ impl<'a> PageSink<'a> {
             ],
         );
         progress.records += records.len() as u64;
-        let newest = stamps.iter().map(|s| s.time).max();
+        let newest = stamps.iter().map(Stamp::time).max();
         progress.newest_time = progress.newest_time.max(newest);
         Ok(())
     }
@@ -298,6 +303,8 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
 
     // Fix every new resource's start in the checkpoint before the first request.
     let mut first_runs: Vec<(String, i64)> = Vec::new();
+    // First runs that start later than asked (the access log's 90 days): what was asked.
+    let mut clamped: Vec<(String, i64)> = Vec::new();
     for r in &settings.resources {
         let resources = &mut checkpoint.resources;
         let start = match r.name.as_str() {
@@ -316,6 +323,25 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
                     ids_at_mark: Vec::new(),
                 });
                 high_water
+            }
+            ACCESS_LOGS if resources.access_logs.is_none() => {
+                let (start, asked) = access_logs::first_start(&settings);
+                resources.access_logs = Some(AccessLogsState {
+                    start,
+                    high_water: start,
+                    recent_ids: Default::default(),
+                });
+                if let Some(asked) = asked {
+                    log::warn(
+                        "access logs: the requested start is older than Zendesk's 90 days;                          starting at the horizon",
+                        &[
+                            ("requested_start", asked.to_string()),
+                            ("start", start.to_string()),
+                        ],
+                    );
+                    clamped.push((r.name.clone(), asked));
+                }
+                start
             }
             _ => continue,
         };
@@ -342,6 +368,7 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
         retrier: Retrier::new(
             settings.retry,
             settings.max_page_bytes,
+            settings.pass_start,
             RateBudget::for_pass(&settings),
         ),
         replaying: None,
@@ -352,16 +379,19 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
         sink.retrier.budget.select(&r.name);
         let waited_before = sink.retrier.budget.waited_ms();
         // `PassSettings` has refused unknown names.
-        let progress = if r.name == AUDIT_LOGS {
-            audit_logs::collect(&mut sink, r)
-        } else {
-            tickets::collect(&mut sink, r)
+        let progress = match r.name.as_str() {
+            AUDIT_LOGS => audit_logs::collect(&mut sink, r),
+            ACCESS_LOGS => access_logs::collect(&mut sink, r),
+            _ => tickets::collect(&mut sink, r),
         };
         let first = first_runs.iter().find(|(n, _)| *n == r.name);
         let outcome = ResourceOutcome {
             name: r.name.clone(),
             first_run: first.is_some(),
             started_at: first.map(|(_, s)| *s),
+            requested_start: progress
+                .requested_start
+                .or(clamped.iter().find(|(n, _)| *n == r.name).map(|(_, s)| *s)),
             pages: progress.pages,
             records: progress.records,
             objects_created: progress.created,

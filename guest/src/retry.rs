@@ -1,5 +1,6 @@
-//! Requests with retries: 429 and 503 wait for `Retry-After` (60 s for a 429 without one),
-//! other 5xx and transport errors back off exponentially with seeded jitter, up to
+//! Requests with retries: 429 and 503 wait for `Retry-After`; a 429 without one waits for
+//! `ratelimit-reset` (the access log's only hint), else 60 s. Other 5xx and transport errors
+//! back off exponentially with seeded jitter, up to
 //! `HTTP_RETRIES`. The host can stop the pass before any attempt, and no wait runs past the
 //! pass deadline: the resource then ends cleanly at its last stored page. Every attempt, the
 //! first and each retry, first waits for the rate budget (`rate_budget.rs`).
@@ -15,6 +16,9 @@ use crate::settings::Origin;
 
 /// Wait for a 429 that names none, as Zendesk's own clients do.
 const DEFAULT_RATE_LIMIT_WAIT_MS: u64 = 60_000;
+/// Numbers at least this large in `ratelimit-reset` are Unix times, not seconds to wait (a
+/// wait of 31 years is no one's meaning).
+const UNIX_TIME_FLOOR: u64 = 1_000_000_000;
 
 /// How a fetch ended.
 #[derive(Debug)]
@@ -32,6 +36,10 @@ pub struct Retrier {
     policy: RetryPolicy,
     rng: fastrand::Rng,
     max_page_bytes: u64,
+    /// The pass start and the monotonic instant it was taken at: the guest's only estimate of
+    /// the wall clock, for a `ratelimit-reset` given as a time.
+    pass_start: i64,
+    started_ns: u64,
     /// Retries made so far, reported per resource.
     pub retries: u32,
     /// Every attempt waits for it, and counts in it.
@@ -39,14 +47,29 @@ pub struct Retrier {
 }
 
 impl Retrier {
-    pub fn new(policy: RetryPolicy, max_page_bytes: u64, budget: RateBudget) -> Retrier {
+    pub fn new(
+        policy: RetryPolicy,
+        max_page_bytes: u64,
+        pass_start: i64,
+        budget: RateBudget,
+    ) -> Retrier {
         Retrier {
             rng: fastrand::Rng::with_seed(policy.jitter_seed),
             policy,
             max_page_bytes,
+            pass_start,
+            started_ns: monotonic_clock::now(),
             retries: 0,
             budget,
         }
+    }
+
+    /// Now in Unix milliseconds: the pass start plus the time elapsed since.
+    fn now_unix_ms(&self) -> i64 {
+        let elapsed_ms = monotonic_clock::now().saturating_sub(self.started_ns) / 1_000_000;
+        self.pass_start
+            .saturating_mul(1000)
+            .saturating_add(i64::try_from(elapsed_ms).unwrap_or(i64::MAX))
     }
 
     pub fn fetch(&mut self, origin: &Origin, path_and_query: &str) -> Fetched {
@@ -70,9 +93,17 @@ impl Retrier {
                 .count(monotonic_clock::now(), result.as_ref().ok());
             let (wait_ms, why) = match result {
                 Ok(r) if r.status == 429 || r.status >= 500 => {
-                    let wait = match (r.status, retry_after_ms(r.header("retry-after"))) {
-                        (429 | 503, Some(ms)) => ms,
-                        (429, None) => DEFAULT_RATE_LIMIT_WAIT_MS,
+                    let now_ms = self.now_unix_ms();
+                    let retry_after = r
+                        .header("retry-after")
+                        .and_then(|v| retry_after_ms(v, now_ms));
+                    let reset = r
+                        .header("ratelimit-reset")
+                        .and_then(|v| ratelimit_reset_ms(v, now_ms));
+                    let wait = match (r.status, retry_after, reset) {
+                        (429 | 503, Some(ms), _) => ms,
+                        (429, None, Some(ms)) => ms,
+                        (429, None, None) => DEFAULT_RATE_LIMIT_WAIT_MS,
                         _ => self.backoff_ms(attempt),
                     };
                     (wait, format!("HTTP {}: {}", r.status, excerpt(&r.body)))
@@ -127,15 +158,53 @@ impl Retrier {
     }
 }
 
-/// `Retry-After` in milliseconds, when it is delay-seconds. An HTTP date or anything else is
-/// none (the status's default wait applies); an absurd number saturates, and the caller's
-/// longest wait and the pass deadline bound it.
-pub fn retry_after_ms(value: Option<&str>) -> Option<u64> {
-    value?
-        .trim()
-        .parse::<u64>()
+/// `Retry-After`: seconds, or an HTTP-date (RFC 7231). An absurd number saturates; the
+/// caller's longest wait and the pass deadline bound it.
+pub fn retry_after_ms(value: &str, now_unix_ms: i64) -> Option<u64> {
+    match value.parse::<u64>() {
+        Ok(secs) => Some(secs.saturating_mul(1000)),
+        Err(_) => http_date(value).map(|at| until_ms(at, now_unix_ms)),
+    }
+}
+
+/// `ratelimit-reset`: seconds to wait; a Unix time; an RFC 3339 date-time (what the access
+/// log documents); or an HTTP-date. A time is waited for from the guest's estimate of now,
+/// plus a second because it is rounded to the second. Never less than a second, so a reset
+/// "now" cannot become a tight loop.
+pub fn ratelimit_reset_ms(value: &str, now_unix_ms: i64) -> Option<u64> {
+    let value = value.trim();
+    let ms = match value.parse::<u64>() {
+        Ok(n) if n >= UNIX_TIME_FLOOR => {
+            until_ms(i64::try_from(n).unwrap_or(i64::MAX), now_unix_ms)
+        }
+        Ok(secs) => secs.saturating_mul(1000),
+        Err(_) => {
+            let at =
+                time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+                    .ok()
+                    .map(|t| t.unix_timestamp())
+                    .or_else(|| http_date(value))?;
+            until_ms(at, now_unix_ms)
+        }
+    };
+    Some(ms.max(1000))
+}
+
+/// Milliseconds from `now_unix_ms` to one second after `at_unix` (0 when that has passed).
+fn until_ms(at_unix: i64, now_unix_ms: i64) -> u64 {
+    let wait = at_unix
+        .saturating_add(1)
+        .saturating_mul(1000)
+        .saturating_sub(now_unix_ms);
+    u64::try_from(wait).unwrap_or(0)
+}
+
+/// An RFC 7231 IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, as Unix seconds.
+fn http_date(value: &str) -> Option<i64> {
+    let rfc2822 = value.trim().strip_suffix(" GMT")?.to_owned() + " +0000";
+    time::OffsetDateTime::parse(&rfc2822, &time::format_description::well_known::Rfc2822)
         .ok()
-        .map(|s| s.saturating_mul(1000))
+        .map(|t| t.unix_timestamp())
 }
 
 fn give_up(why: &str, attempts: u32) -> Failure {
@@ -163,4 +232,54 @@ pub fn excerpt(body: &[u8]) -> String {
         s.push('…');
     }
     s.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: i64 = 1_700_000_000_250;
+
+    #[test]
+    fn ratelimit_reset_takes_seconds_unix_times_and_dates() {
+        assert_eq!(ratelimit_reset_ms("30", NOW_MS), Some(30_000));
+        assert_eq!(
+            ratelimit_reset_ms("0", NOW_MS),
+            Some(1000),
+            "never a tight loop"
+        );
+        // 2023-11-14T22:13:50Z is 30 s after now (22:13:20.25): 29.75 s, plus the second
+        // lost to rounding.
+        assert_eq!(
+            ratelimit_reset_ms("2023-11-14T22:13:50Z", NOW_MS),
+            Some(30_750)
+        );
+        assert_eq!(ratelimit_reset_ms("1700000030", NOW_MS), Some(30_750));
+        assert_eq!(
+            ratelimit_reset_ms("Tue, 14 Nov 2023 22:13:50 GMT", NOW_MS),
+            Some(30_750)
+        );
+        assert_eq!(
+            ratelimit_reset_ms("2023-11-14T22:13:50+00:00", NOW_MS),
+            Some(30_750)
+        );
+        // A time already past waits the minimum.
+        assert_eq!(
+            ratelimit_reset_ms("2023-11-14T22:00:00Z", NOW_MS),
+            Some(1000)
+        );
+        for bad in ["", "soon", "-5", "2023-11-14 22:13:50"] {
+            assert_eq!(ratelimit_reset_ms(bad, NOW_MS), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        assert_eq!(retry_after_ms("7", NOW_MS), Some(7000));
+        assert_eq!(
+            retry_after_ms("Tue, 14 Nov 2023 22:13:50 GMT", NOW_MS),
+            Some(30_750)
+        );
+        assert_eq!(retry_after_ms("later", NOW_MS), None);
+    }
 }

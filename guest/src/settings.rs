@@ -40,7 +40,8 @@ impl Origin {
 /// Resource names this component collects.
 pub const INCREMENTAL_TICKETS: &str = "incremental_tickets";
 pub const AUDIT_LOGS: &str = "audit_logs";
-pub const KNOWN_RESOURCES: &[&str] = &[AUDIT_LOGS, INCREMENTAL_TICKETS];
+pub const ACCESS_LOGS: &str = "access_logs";
+pub const KNOWN_RESOURCES: &[&str] = &[AUDIT_LOGS, INCREMENTAL_TICKETS, ACCESS_LOGS];
 
 /// One requested resource after validation.
 #[derive(Debug, Clone)]
@@ -50,6 +51,7 @@ pub struct ResourceSettings {
     pub lag_seconds: Option<u64>,
     /// Requests per rate window to this resource's endpoint; none = its documented limit.
     pub requests_per_window: Option<u32>,
+    pub overlap_seconds: Option<u64>,
 }
 
 /// The validated settings of one pass.
@@ -135,6 +137,7 @@ impl PassSettings {
                 page_size: r.page_size,
                 lag_seconds: r.lag_seconds,
                 requests_per_window: r.requests_per_window,
+                overlap_seconds: r.overlap_seconds,
             });
         }
         if s.max_pages == 0 {

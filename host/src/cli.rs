@@ -12,7 +12,7 @@ use crate::credentials::AuthMode;
     name = "zendesk-crm",
     version,
     about = "Collects Zendesk Support security logs \
-    (audit logs, incremental ticket export) into S3 or a local directory, through a sandboxed component."
+    (audit logs, incremental ticket export, access logs) into S3 or a local directory, through a sandboxed component."
 )]
 pub struct Cli {
     /// Log output on stderr.
@@ -204,6 +204,25 @@ pub struct RunArgs {
         hide_env_values = true
     )]
     pub audit_lag_seconds: u64,
+
+    /// Access logs: how far behind the pass start each window ends, in seconds.
+    #[arg(
+        long,
+        env = "ACCESS_LOG_LAG_SECONDS",
+        default_value_t = 120,
+        hide_env_values = true
+    )]
+    pub access_log_lag_seconds: u64,
+
+    /// Access logs: how far before the newest stored event a later pass starts again, in
+    /// seconds (events already stored are skipped by id), so late arrivals are caught.
+    #[arg(
+        long,
+        env = "ACCESS_LOG_OVERLAP_SECONDS",
+        default_value_t = 300,
+        hide_env_values = true
+    )]
+    pub access_log_overlap_seconds: u64,
 
     /// Records per request (each resource's maximum when unset).
     #[arg(long, env = "PAGE_SIZE", hide_env_values = true)]

@@ -47,6 +47,8 @@ pub struct PassConfig {
     pub start_time: Option<i64>,
     pub lookback_seconds: u64,
     pub audit_lag_seconds: u64,
+    pub access_log_lag_seconds: u64,
+    pub access_log_overlap_seconds: u64,
     pub http_timeout_secs: u64,
     pub http_retries: u32,
     pub max_retry_wait_secs: u64,
@@ -139,6 +141,8 @@ impl PassConfig {
             start_time: args.start_time,
             lookback_seconds: args.lookback_seconds,
             audit_lag_seconds: args.audit_lag_seconds,
+            access_log_lag_seconds: args.access_log_lag_seconds,
+            access_log_overlap_seconds: args.access_log_overlap_seconds,
             http_timeout_secs: args.http_timeout,
             http_retries: args.http_retries,
             max_retry_wait_secs: args.max_retry_wait,
@@ -173,8 +177,13 @@ impl PassConfig {
                 .map(|name| ResourceRequest {
                     name: name.clone(),
                     page_size: self.page_size,
-                    lag_seconds: (name == "audit_logs").then_some(self.audit_lag_seconds),
-                    overlap_seconds: None,
+                    lag_seconds: match name.as_str() {
+                        "audit_logs" => Some(self.audit_lag_seconds),
+                        "access_logs" => Some(self.access_log_lag_seconds),
+                        _ => None,
+                    },
+                    overlap_seconds: (name == "access_logs")
+                        .then_some(self.access_log_overlap_seconds),
                     // Other endpoints keep the component's defaults (access logs: 50).
                     requests_per_window: (name == "incremental_tickets")
                         .then_some(self.export_rate_limit),
@@ -209,4 +218,63 @@ pub(crate) fn default_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("zendesk-crm"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn config(flags: &[&str]) -> PassConfig {
+        let mut argv = vec![
+            "zendesk-crm",
+            "run",
+            "--base-url",
+            "https://acme.zendesk.com",
+        ];
+        argv.extend_from_slice(flags);
+        let Command::Run(args) = Cli::try_parse_from(argv).expect("flags parse").command else {
+            panic!("not run");
+        };
+        let env = |k: &str| (k == "ZENDESK_BEARER_TOKEN").then(|| "tok".to_owned());
+        PassConfig::from_args(args, env).expect("valid config")
+    }
+
+    #[test]
+    fn each_resource_gets_its_own_lag_and_only_access_logs_an_overlap() {
+        let c = config(&[
+            "--auth-mode",
+            "bearer",
+            "--resources",
+            "audit_logs,incremental_tickets,access_logs",
+            "--audit-lag-seconds",
+            "7",
+            "--access-log-lag-seconds",
+            "9",
+            "--access-log-overlap-seconds",
+            "600",
+        ]);
+        let lags: Vec<_> = c
+            .settings(1_700_000_000)
+            .resources
+            .iter()
+            .map(|r| (r.name.clone(), r.lag_seconds, r.overlap_seconds))
+            .collect();
+        assert_eq!(
+            lags,
+            [
+                ("audit_logs".to_owned(), Some(7), None),
+                ("incremental_tickets".to_owned(), None, None),
+                ("access_logs".to_owned(), Some(9), Some(600)),
+            ]
+        );
+        let defaults = config(&["--auth-mode", "bearer", "--resources", "access_logs"]);
+        let r = &defaults.settings(1_700_000_000).resources[0];
+        assert_eq!((r.lag_seconds, r.overlap_seconds), (Some(120), Some(300)));
+        // The default stays the guide's two.
+        let guide = config(&["--auth-mode", "bearer"]);
+        assert_eq!(guide.resources, ["audit_logs", "incremental_tickets"]);
+    }
 }

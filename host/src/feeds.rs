@@ -331,7 +331,7 @@ mod tests {
         argv.extend_from_slice(extra);
         match crate::cli::Cli::try_parse_from(argv).unwrap().command {
             crate::cli::Command::Run(args) => args,
-            crate::cli::Command::Serve(_) => unreachable!(),
+            other => panic!("parsed as {other:?}"),
         }
     }
 

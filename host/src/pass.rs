@@ -127,6 +127,8 @@ fn replay_config(args: &ReplayArgs, c: &Cassette) -> anyhow::Result<PassConfig> 
         start_time: s.start_time,
         lookback_seconds: s.lookback_seconds,
         audit_lag_seconds: 0,
+        access_log_lag_seconds: 0,
+        access_log_overlap_seconds: 0,
         http_timeout_secs: s.retry.timeout_ms / 1000,
         http_retries: s.retry.retries,
         max_retry_wait_secs: s.retry.max_backoff_ms / 1000,

@@ -54,6 +54,9 @@ pub struct ResourceSummary {
     pub name: String,
     pub first_run: bool,
     pub started_at: Option<i64>,
+    /// Set only when the resource started later than asked because Zendesk keeps nothing
+    /// older (access logs: 90 days): the start that was asked for.
+    pub requested_start: Option<i64>,
     pub pages: u32,
     pub records: u64,
     pub objects_created: u32,
@@ -93,6 +96,7 @@ pub fn from_wit_outcome(o: ResourceOutcome) -> ResourceSummary {
         name: o.name,
         first_run: o.first_run,
         started_at: o.started_at,
+        requested_start: o.requested_start,
         pages: o.pages,
         records: o.records,
         objects_created: o.objects_created,

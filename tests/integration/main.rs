@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod access_logs;
 mod audit_logs;
 mod bad_input;
 mod crash;

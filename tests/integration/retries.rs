@@ -32,11 +32,12 @@ fn rate_limited_request_waits_for_retry_after_then_succeeds() {
 }
 
 #[test]
-fn rate_limit_without_retry_after_means_sixty_seconds() {
+fn rate_limit_without_retry_after_waits_for_ratelimit_reset() {
     let sim = sim_with_tickets();
     sim.push_fault(Fault::RateLimited { retry_after: None });
     let mut c = collector(&sim);
-    // A longest wait below 60 s turns the default wait into a clear failure, not a minute's sleep.
+    // The simulator's `ratelimit-reset` says 20 s (to the end of its minute, T0 being 40 s
+    // into one); a longest wait below it turns the wait into a clear failure, not a sleep.
     c.env("MAX_RETRY_WAIT", 5);
     let pass = c.run(&sim);
     assert_eq!(pass.code, 3, "{}", pass.output());
@@ -46,7 +47,7 @@ fn rate_limit_without_retry_after_means_sixty_seconds() {
         error["message"]
             .as_str()
             .unwrap()
-            .contains("asked to wait 60 s"),
+            .contains("asked to wait 20 s"),
         "{error}"
     );
 }

@@ -4,5 +4,6 @@ pub mod raw_http;
 pub mod sim;
 
 pub use sim::{
-    EndpointLimit, Fault, INCREMENTAL_EXPORTS, RateLimits, RecordedRequest, SimConfig, Simulator,
+    AccessLinks, EndpointLimit, Fault, INCREMENTAL_EXPORTS, RateLimits, RecordedRequest,
+    ResetFormat, SimConfig, Simulator,
 };

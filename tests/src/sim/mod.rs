@@ -1,7 +1,10 @@
 //! A Zendesk Support API simulator for the incremental ticket export
-//! (`/api/v2/incremental/tickets/cursor`) and the audit logs (`/api/v2/audit_logs`), run
-//! in-process by tests or by the demo binary.
+//! (`/api/v2/incremental/tickets/cursor`), the audit logs (`/api/v2/audit_logs`) and the
+//! access logs (`/api/v2/access_logs`), run in-process by tests or by the demo binary.
 
+mod access;
+mod access_json;
+mod access_logs;
 mod audit;
 mod audit_json;
 mod audit_logs;
@@ -18,6 +21,7 @@ mod server;
 mod state;
 mod ticket_json;
 mod tickets;
+mod ulid;
 mod wire;
 
 #[cfg(test)]
@@ -26,7 +30,9 @@ mod tests;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+pub use access_logs::AccessLinks;
 pub use faults::Fault;
 pub use rate_limits::{EndpointLimit, INCREMENTAL_EXPORTS, RateLimits};
 pub use wire::{RecordedRequest, percent_encode};
@@ -51,6 +57,23 @@ pub struct SimConfig {
     /// from their counts). `None`: nothing is enforced and the headers count a simulated
     /// minute against 700.
     pub rate_limits: Option<RateLimits>,
+    /// The access log's own limit: requests per `access_rate_window` (Zendesk: 50 a minute).
+    pub access_rate_limit: u32,
+    /// The length of that window, in real time; `None` (the default) turns the limit off, so
+    /// tests that are not about it never wait.
+    pub access_rate_window: Option<Duration>,
+    /// How an access-log 429 states `ratelimit-reset`.
+    pub access_reset_format: ResetFormat,
+}
+
+/// The shape of `ratelimit-reset` on an access-log 429. The docs say "a date-time"
+/// (access-logs.md §5); the IETF draft's header is seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetFormat {
+    /// `2023-11-14T22:13:50Z`, in the simulator's clock.
+    DateTime,
+    /// Seconds until the window resets.
+    Seconds,
 }
 
 impl Default for SimConfig {
@@ -64,6 +87,9 @@ impl Default for SimConfig {
             page_cap: None,
             gzip: true,
             rate_limits: None,
+            access_rate_limit: 50,
+            access_rate_window: None,
+            access_reset_format: ResetFormat::DateTime,
         }
     }
 }
@@ -191,6 +217,43 @@ impl Simulator {
     /// `{"error":{"title":"Forbidden","message":…}}`. On by default.
     pub fn set_audit_logs_enabled(&self, enabled: bool) {
         self.lock().audit_logs_enabled = enabled;
+    }
+
+    /// Adds one access-log event at `timestamp`, served at once; returns its ULID.
+    pub fn add_access_event(&self, timestamp: i64) -> String {
+        self.lock().access.put(timestamp, i64::MIN)
+    }
+
+    /// Adds `count` access-log events all at `timestamp`; returns their ids, oldest first.
+    pub fn add_access_events(&self, count: u64, timestamp: i64) -> Vec<String> {
+        let mut state = self.lock();
+        (0..count)
+            .map(|_| state.access.put(timestamp, i64::MIN))
+            .collect()
+    }
+
+    /// Adds an access-log event at `timestamp` that no request sees until the simulated
+    /// `now() >= visible_at`: its id sorts behind a cursor that already passed it.
+    pub fn add_late_access_event(&self, timestamp: i64, visible_at: i64) -> String {
+        self.lock().access.put(timestamp, visible_at)
+    }
+
+    /// Ground truth: `(id, timestamp)` of every access-log event served now (visible, and
+    /// inside Zendesk's 90 days), oldest first.
+    pub fn access_events_visible(&self) -> Vec<(String, i64)> {
+        let state = self.lock();
+        state.access.visible(state.clock.now())
+    }
+
+    /// `false` models an account without the ADPP add-on, or with the Access Log API
+    /// switched off: every access-log request (after auth) is 403 with the `errors` body.
+    pub fn set_access_logs_enabled(&self, enabled: bool) {
+        self.lock().access_logs_enabled = enabled;
+    }
+
+    /// What the access log's `links` hold (the documented shape by default).
+    pub fn set_access_links(&self, links: AccessLinks) {
+        self.lock().access_links = links;
     }
 
     pub fn push_fault(&self, fault: Fault) {

@@ -3,7 +3,7 @@
 use super::auth;
 use super::state::Shared;
 use super::wire::{RecordedRequest, SimResponse};
-use super::{audit_logs, export};
+use super::{access_logs, audit_logs, export};
 
 type Handler = fn(&Shared, &[(String, String)]) -> SimResponse;
 
@@ -19,6 +19,7 @@ pub(crate) fn route(shared: &Shared, req: &RecordedRequest) -> SimResponse {
     let handler: Handler = match path.strip_suffix(".json").unwrap_or(path) {
         export::ENDPOINT => export::handle,
         audit_logs::ENDPOINT => audit_logs::handle,
+        access_logs::ENDPOINT => access_logs::handle,
         _ => return not_found(),
     };
     if req.method != "GET" {

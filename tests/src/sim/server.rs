@@ -16,6 +16,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
+use super::access_logs;
 use super::faults::{self, Fault};
 use super::rate_limits::{AccountHeaders, Verdict};
 use super::routes;
@@ -87,6 +88,8 @@ async fn handle(
             .collect(),
     };
     let is_api = recorded.path().starts_with("/api/");
+    // The access log sends none of the account's rate-limit headers (access-logs.md §5).
+    let account_headers = is_api && !recorded.path().starts_with(access_logs::ENDPOINT);
     let received = Instant::now();
     let (fault, verdict) = {
         let mut state = shared.state.lock().unwrap();
@@ -118,7 +121,7 @@ async fn handle(
         finish(
             shared,
             routes::route(shared, &recorded),
-            is_api,
+            account_headers,
             gzip,
             account,
         )
@@ -137,18 +140,19 @@ async fn handle(
         Some(Fault::Truncated) => Ok(normal(&shared).into_response(SimBody::truncated)),
         Some(Fault::Endless) => {
             let start = SimResponse::text(200, JSON, "{\"tickets\":[");
-            Ok(finish(&shared, start, is_api, false, account).into_response(SimBody::endless))
+            Ok(finish(&shared, start, account_headers, false, account)
+                .into_response(SimBody::endless))
         }
         Some(Fault::GzipBomb { inflated }) => {
             let mut bomb =
                 SimResponse::text(200, JSON, "").with_header("content-encoding", "gzip".to_owned());
             bomb.body = gzip_bytes(&vec![b' '; inflated]);
-            Ok(finish(&shared, bomb, is_api, false, account).into_response(SimBody::full))
+            Ok(finish(&shared, bomb, account_headers, false, account).into_response(SimBody::full))
         }
         Some(other) => {
             let resp =
                 faults::replacement(&other).unwrap_or_else(|| routes::route(&shared, &recorded));
-            Ok(finish(&shared, resp, is_api, gzip, account).into_response(SimBody::full))
+            Ok(finish(&shared, resp, account_headers, gzip, account).into_response(SimBody::full))
         }
     }
 }
@@ -164,7 +168,7 @@ struct Wire {
 fn finish(
     shared: &Shared,
     mut resp: SimResponse,
-    is_api: bool,
+    account_headers: bool,
     gzip: bool,
     account: Option<AccountHeaders>,
 ) -> Wire {
@@ -172,7 +176,7 @@ fn finish(
     {
         let mut state = shared.state.lock().unwrap();
         headers.push(("x-request-id", state.next_request_id()));
-        if is_api {
+        if account_headers {
             let AccountHeaders {
                 limit,
                 remaining,

@@ -4,6 +4,8 @@ use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::SimConfig;
+use super::access::AccessStore;
+use super::access_logs::AccessLinks;
 use super::audit::AuditStore;
 use super::faults::Fault;
 use super::rate_limits::Limiter;
@@ -23,6 +25,11 @@ pub(crate) struct State {
     pub audit: AuditStore,
     /// False for a plan without audit logs (every audit-log request is 403).
     pub audit_logs_enabled: bool,
+    pub access: AccessStore,
+    /// False for an account without the ADPP add-on or the API switched off (403).
+    pub access_logs_enabled: bool,
+    pub access_rate: AccessRate,
+    pub access_links: AccessLinks,
     pub faults: VecDeque<Fault>,
     pub requests: Vec<RecordedRequest>,
     pub after_url_origin: Option<String>,
@@ -42,6 +49,10 @@ impl State {
             tickets: TicketStore::default(),
             audit: AuditStore::default(),
             audit_logs_enabled: true,
+            access: AccessStore::default(),
+            access_logs_enabled: true,
+            access_rate: AccessRate::default(),
+            access_links: AccessLinks::default(),
             faults: VecDeque::new(),
             requests: Vec::new(),
             after_url_origin: None,
@@ -92,6 +103,13 @@ fn system_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The access log's own request window, in real time (`SimConfig::access_rate_window`).
+#[derive(Default)]
+pub(crate) struct AccessRate {
+    pub started: Option<std::time::Instant>,
+    pub used: u32,
 }
 
 /// The account limit (700/min, Enterprise) counted per simulated minute, for the headers only.

@@ -1,5 +1,6 @@
 //! Behaviour tests over real HTTP, each pinning something a lenient simulator would get wrong.
 
+mod access;
 mod audit;
 mod audit_paging;
 mod errors;
