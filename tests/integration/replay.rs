@@ -199,6 +199,21 @@ fn audit_logs(port: u16, cassette: &Path) -> Recorded {
     record(&sim, c, cassette)
 }
 
+/// A second access-log pass: it starts an overlap before the first pass's mark, so its first
+/// page repeats stored events (left out by id) before the new ones.
+fn access_logs(port: u16, cassette: &Path) -> Recorded {
+    let sim = sim(port, false);
+    sim.add_access_events(8, T0 - 3000);
+    sim.add_access_events(8, T0 - 1000);
+    let mut c = Collector::new(&sim);
+    c.env("RESOURCES", "access_logs").env("PAGE_SIZE", 10);
+    let first = c.run(&sim);
+    assert_eq!(first.code, 0, "{}", first.output());
+    sim.advance(600);
+    sim.add_access_events(6, T0 + 100);
+    record(&sim, c, cassette)
+}
+
 /// Replays `tests/cassettes/{name}.json` twice and checks both against its golden output;
 /// records it first with `RECORD_CASSETTES=1`, rewrites the golden files with
 /// `UPDATE_GOLDEN=1`.
@@ -301,6 +316,15 @@ fn committed_audit_log_pages_replay_to_their_golden_output() {
         (a["pages"].as_u64(), a["records"].as_u64()),
         (Some(3), Some(50))
     );
+}
+
+#[test]
+fn committed_access_log_pass_replays_its_overlap_and_new_events_to_its_golden_output() {
+    let pass = committed("access_logs", access_logs, 47815);
+    let a = pass.resource("access_logs");
+    assert_eq!(a["first_run"], false);
+    // The overlap's repeats are read again and left out: only the 6 new events are stored.
+    assert_eq!(a["records"].as_u64(), Some(6));
 }
 
 #[test]
