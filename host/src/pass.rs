@@ -16,8 +16,9 @@ use crate::imports::PassState;
 use crate::metrics::Metrics;
 use crate::runtime::{EMBEDDED_COMPONENT, PassResult, Runtime};
 use crate::stats::PassStats;
-use crate::storage::KeyPolicy;
 use crate::storage::local::{LocalStore, OpenError};
+use crate::storage::s3::S3Store;
+use crate::storage::{KeyPolicy, Storage, gzip};
 use crate::summary::{self, ErrorSummary, Summary};
 
 /// Runs one pass, prints its summary on stdout and returns the exit code.
@@ -118,34 +119,11 @@ async fn one_pass(
     reset: bool,
 ) -> (Option<Summary>, Exit) {
     let pass_start = config.pass_start.unwrap_or_else(now_unix);
-    let store = match LocalStore::open(&config.out, &config.state_key) {
-        Ok(s) => s,
-        Err(e @ OpenError::Locked(_)) => {
-            tracing::error!(error = %e, "checkpoint is locked; is another pass running?");
-            return (None, Exit::CheckpointLocked);
-        }
-        Err(e @ OpenError::BadStateKey(_)) => {
-            tracing::error!(error = %e, "invalid STATE_KEY");
-            return (None, Exit::Config);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot open the output directory");
-            return (None, Exit::Storage);
-        }
+    let store = match open_store(config, pass_start, reset).await {
+        Ok(store) => store,
+        Err(exit) => return (None, exit),
     };
-    let checkpoint = store.state_path().display().to_string();
-    if reset {
-        match store.reset_checkpoint(pass_start) {
-            Ok(Some(aside)) => {
-                tracing::warn!(kept_as = %aside.display(), "checkpoint moved aside; this pass is a first run");
-            }
-            Ok(None) => tracing::info!("no checkpoint to reset"),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot move the checkpoint aside");
-                return (None, Exit::Storage);
-            }
-        }
-    }
+    let checkpoint = store.checkpoint_location();
 
     let deadline = Instant::now() + config.deadline;
     let control = PassControl {
@@ -156,7 +134,7 @@ async fn one_pass(
     let stats = PassStats::default();
     let state = PassState::new(
         Egress::new(Arc::clone(&config.egress), stats.clone()),
-        Arc::new(store),
+        Arc::clone(&store),
         KeyPolicy::new(&config.prefix, &config.state_key),
         control,
         config.memory_limit_bytes,
@@ -190,6 +168,8 @@ async fn one_pass(
             summary.exit()
         }
         PassResult::Returned(Err(setup)) => {
+            // Whatever the load found, no first run happened.
+            summary.first_run = false;
             let (error, exit) = summary::from_wit_setup_error(setup, &checkpoint);
             tracing::error!(kind = error.kind, error = %error.message, "pass did not start");
             summary.error = Some(error);
@@ -227,6 +207,23 @@ async fn one_pass(
     } else {
         exit
     };
+    // A conditional checkpoint write that lost names the cause, whatever the guest made of it.
+    let exit = match store.lost_race() {
+        Some(why) => {
+            tracing::error!(error = %why, "another pass advanced the checkpoint");
+            summary.ok = false;
+            summary.error = Some(ErrorSummary::new("checkpoint_conflict", why));
+            Exit::CheckpointLocked
+        }
+        None => exit,
+    };
+    if summary.first_run {
+        tracing::warn!(
+            %checkpoint,
+            "FIRST RUN: there was no checkpoint, so collection started from START_TIME or \
+             LOOKBACK_SECONDS; if this is not the first pass, the checkpoint was lost"
+        );
+    }
     for r in &summary.resources {
         match &r.error {
             Some(e) => {
@@ -238,6 +235,77 @@ async fn one_pass(
         }
     }
     (Some(summary), exit)
+}
+
+/// Opens the configured store for one pass (taking the local store's lock), applies
+/// `--reset-state`, and wraps it in the output compression. Logs why it cannot.
+async fn open_store(
+    config: &PassConfig,
+    pass_start: i64,
+    reset: bool,
+) -> Result<Arc<dyn Storage>, Exit> {
+    let store: Arc<dyn Storage> = match &config.s3 {
+        Some(s3) => {
+            if config.state_key_under_prefix() {
+                tracing::warn!(
+                    state_key = %config.state_key,
+                    prefix = %config.prefix,
+                    "STATE_KEY lies under S3_PREFIX: the SIEM feed ingests every checkpoint \
+                     write as a log, and a feed with source deletion deletes it (the next pass \
+                     would be a first run); set STATE_KEY outside the prefix, e.g. \
+                     zendesk/crm-state/state.json"
+                );
+            }
+            let store = S3Store::open(s3.clone()).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot configure S3");
+                Exit::Config
+            })?;
+            if reset {
+                match store.reset_checkpoint(pass_start).await {
+                    Ok(Some(aside)) => {
+                        tracing::warn!(kept_as = %aside, "checkpoint copied aside; this pass is a first run and replaces it");
+                    }
+                    Ok(None) => tracing::info!("no checkpoint to reset"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot copy the checkpoint aside");
+                        return Err(Exit::Storage);
+                    }
+                }
+            }
+            Arc::new(store)
+        }
+        None => {
+            let store = match LocalStore::open(&config.out, &config.state_key) {
+                Ok(s) => s,
+                Err(e @ OpenError::Locked(_)) => {
+                    tracing::error!(error = %e, "checkpoint is locked; is another pass running?");
+                    return Err(Exit::CheckpointLocked);
+                }
+                Err(e @ OpenError::BadStateKey(_)) => {
+                    tracing::error!(error = %e, "invalid STATE_KEY");
+                    return Err(Exit::Config);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot open the output directory");
+                    return Err(Exit::Storage);
+                }
+            };
+            if reset {
+                match store.reset_checkpoint(pass_start) {
+                    Ok(Some(aside)) => {
+                        tracing::warn!(kept_as = %aside.display(), "checkpoint moved aside; this pass is a first run");
+                    }
+                    Ok(None) => tracing::info!("no checkpoint to reset"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot move the checkpoint aside");
+                        return Err(Exit::Storage);
+                    }
+                }
+            }
+            Arc::new(store)
+        }
+    };
+    Ok(gzip::wrap(store, config.compression))
 }
 
 fn load_runtime(config: &PassConfig) -> anyhow::Result<Runtime> {

@@ -8,5 +8,6 @@ mod bad_input;
 mod embedding;
 mod paging;
 mod retries;
+mod s3;
 mod schedule;
 mod secrets;
