@@ -460,3 +460,22 @@ fn s3_bucket_and_out_together_are_a_configuration_error() {
         pass.stderr
     );
 }
+
+#[test]
+fn a_bucket_in_another_region_is_named_with_the_fix() {
+    // moto serves every region from one endpoint, so the proxy answers as AWS does for a
+    // bucket outside the signing region.
+    let sim = simulator();
+    let bucket = Bucket::new();
+    let admin = bucket.moto.admin().clone();
+    let c = bucket.collector(&sim, &admin);
+    bucket
+        .proxy
+        .inject("GET", "state.json", 1, 301, "PermanentRedirect");
+    let pass = c.run(&sim);
+    assert_eq!(pass.code, 6, "{}", pass.output());
+    let message = pass.summary()["error"]["message"].to_string();
+    assert!(message.contains("is not in region us-east-1"), "{message}");
+    assert!(message.contains("set AWS_REGION"), "{message}");
+    assert!(message.contains(&bucket.name), "{message}");
+}
