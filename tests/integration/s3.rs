@@ -479,3 +479,25 @@ fn a_bucket_in_another_region_is_named_with_the_fix() {
     assert!(message.contains("set AWS_REGION"), "{message}");
     assert!(message.contains(&bucket.name), "{message}");
 }
+
+#[test]
+fn ndjson_objects_carry_their_content_type() {
+    let sim = simulator();
+    sim.add_tickets(1, 3, T0 - 5000);
+    let bucket = Bucket::new();
+    let admin = bucket.moto.admin().clone();
+    let mut c = bucket.collector(&sim, &admin);
+    c.env("OUTPUT_FORMAT", "ndjson");
+    assert_ok(&c.run(&sim));
+    let objects = bucket.objects();
+    let pages: Vec<_> = objects
+        .iter()
+        .filter(|(k, _)| k.ends_with(".ndjson"))
+        .collect();
+    assert_eq!(pages.len(), 1, "{:?}", objects.keys());
+    assert_eq!(
+        pages[0].1.content_type.as_deref(),
+        Some("application/x-ndjson")
+    );
+    assert_eq!(pages[0].1.body.iter().filter(|b| **b == b'\n').count(), 3);
+}
