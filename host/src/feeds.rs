@@ -474,6 +474,30 @@ state_key = "beta/state.json"
     }
 
     #[test]
+    fn a_feed_may_store_in_a_bucket_of_its_own_but_not_also_in_a_directory() {
+        let text = TWO.replace(
+            "state_key = \"acme/state.json\"",
+            "state_key = \"acme/state.json\"\ns3_bucket = \"acme-logs\"",
+        );
+        let feeds = parse_str(&text).unwrap();
+        let s3 = feeds[0].config.s3.as_ref().expect("acme stores in S3");
+        assert_eq!(
+            (s3.bucket.as_str(), s3.state_key.as_str()),
+            ("acme-logs", "acme/state.json")
+        );
+        assert!(feeds[1].config.s3.is_none(), "beta keeps the local store");
+        let both = text.replace(
+            "s3_bucket = \"acme-logs\"",
+            "s3_bucket = \"acme-logs\"\nout = \"/x\"",
+        );
+        assert!(
+            error(&both).contains("choose one store"),
+            "{}",
+            error(&both)
+        );
+    }
+
+    #[test]
     fn feeds_sharing_a_checkpoint_are_refused() {
         let e = error(&TWO.replace("beta/state.json", "acme/state.json"));
         assert!(e.contains("shares the checkpoint"), "{e}");
