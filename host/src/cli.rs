@@ -315,7 +315,7 @@ pub struct RunArgs {
 
     /// Wall-clock budget of a pass, e.g. `50m`. Near it the component stops after the page in
     /// flight (no request or wait outlives it); a component that does not return within 30 s
-    /// more is stopped.
+    /// more (or the deadline again, when shorter) is stopped, even in a CPU loop.
     #[arg(long, env = "PASS_DEADLINE", value_parser = humantime::parse_duration, default_value = "50m", hide_env_values = true)]
     pub deadline: std::time::Duration,
 

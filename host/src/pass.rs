@@ -323,7 +323,13 @@ pub(crate) async fn one_pass(
     };
     let started = Instant::now();
     tracing::info!(pass_start, resources = %config.resources.join(","), %checkpoint, "pass starting");
-    let (result, mut state) = runtime.run_pass(state, &settings, Some(deadline)).await;
+    let (result, mut state) = runtime
+        .run_pass(
+            state,
+            &settings,
+            Some(deadline + crate::runtime::grace_for(config.deadline)),
+        )
+        .await;
     // What the guest left open (a response it stopped waiting for) ends here, so the
     // recorder sees every exchange finished.
     state.table = wasmtime::component::ResourceTable::new();
@@ -369,9 +375,10 @@ pub(crate) async fn one_pass(
         }
         PassResult::Overran => {
             let message = format!(
-                "the component did not stop at its deadline ({}) and was stopped; the \
-                 checkpoint is at the last stored page",
-                humantime::format_duration(config.deadline)
+                "the component did not stop at its deadline ({}) nor within {} of grace and \
+                 was stopped (PASS_DEADLINE); the checkpoint is at the last stored page",
+                humantime::format_duration(config.deadline),
+                humantime::format_duration(crate::runtime::grace_for(config.deadline))
             );
             tracing::error!(error = %message, "deadline overrun");
             summary.error = Some(ErrorSummary::new("deadline_exceeded", message));

@@ -11,6 +11,7 @@ mod deploy;
 mod embedding;
 mod feeds;
 mod hostile;
+mod misbehave;
 mod paging;
 mod proxy;
 mod rate_budget;
