@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+};
 
 use crate::bindings::zendesk::crm::{checkpoint_store, log, object_store, pass_control, types};
 use crate::bindings::{CollectorComponentPre, ResourceOutcome, Settings, SetupError};
@@ -53,6 +55,17 @@ impl Runtime {
                 }
             }
         }
+        // Test only, for `scripts/bench`: instances from wasmtime's pooling allocator instead
+        // of fresh mappings per pass, to measure whether it makes instantiation cheaper.
+        if std::env::var_os("ZENDESK_CRM_BENCH_POOLING").is_some() {
+            let mut pool = PoolingAllocationConfig::new();
+            pool.total_component_instances(64)
+                .total_core_instances(256)
+                .total_memories(256)
+                .total_tables(256)
+                .max_memory_size(1 << 30);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&config)?;
         let component =
             Component::new(&engine, component).context("compiling the collector component")?;
@@ -94,7 +107,13 @@ impl Runtime {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
         let run = async {
+            let started = std::time::Instant::now();
             let instance = self.pre.instantiate_async(&mut store).await?;
+            // Read by `scripts/bench` (RUST_LOG=zendesk_crm::runtime=debug).
+            tracing::debug!(
+                micros = started.elapsed().as_micros() as u64,
+                "component instantiated"
+            );
             let outcome = instance
                 .zendesk_crm_collector()
                 .call_run(&mut store, settings)
