@@ -129,6 +129,12 @@ pub enum OutputFormatArg {
     Ndjson,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    None,
+    Gzip,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -246,18 +252,28 @@ pub struct RunArgs {
     )]
     pub state_key: String,
 
-    /// S3 bucket (S3 storage is not in this version: setting it is an error).
+    /// S3 bucket that holds the objects and the checkpoint (instead of a local directory).
     #[arg(long, env = "S3_BUCKET", hide_env_values = true)]
     pub s3_bucket: Option<String>,
 
-    /// Local directory that holds the objects and the checkpoint (the default store).
-    #[arg(
-        long,
-        env = "ZENDESK_CRM_OUT",
-        default_value = "zendesk-crm-data",
-        hide_env_values = true
-    )]
-    pub out: PathBuf,
+    /// S3-compatible endpoint URL, e.g. `http://127.0.0.1:9000` (also `AWS_ENDPOINT_URL_S3` or
+    /// `AWS_ENDPOINT_URL`); any endpoint switches to path-style addressing.
+    #[arg(long)]
+    pub s3_endpoint: Option<String>,
+
+    /// KMS key id or ARN: objects and the checkpoint are written with SSE-KMS under it.
+    #[arg(long, env = "SSE_KMS_KEY_ID", hide_env_values = true)]
+    pub sse_kms_key_id: Option<String>,
+
+    /// Local directory that holds the objects and the checkpoint (the default store, in
+    /// `zendesk-crm-data` when unset). Setting it together with S3_BUCKET is an error.
+    #[arg(long, env = "ZENDESK_CRM_OUT", hide_env_values = true)]
+    pub out: Option<PathBuf>,
+
+    /// `none` or `gzip`: page objects compressed, as `….json.gz`/`….ndjson.gz` with
+    /// `Content-Encoding: gzip`.
+    #[arg(long, env = "OUTPUT_COMPRESSION", value_enum, default_value_t = CompressionArg::None, hide_env_values = true)]
+    pub output_compression: CompressionArg,
 
     /// `json` (pages as sent) or `ndjson` (one record per line).
     #[arg(long, env = "OUTPUT_FORMAT", value_enum, default_value_t = OutputFormatArg::Json, hide_env_values = true)]
@@ -332,8 +348,8 @@ pub struct RunArgs {
     #[arg(long, env = "ZENDESK_CA_BUNDLE", hide_env_values = true)]
     pub ca_bundle: Option<PathBuf>,
 
-    /// Move the existing checkpoint aside (kept as `STATE_KEY.reset-<unix>`) and start again
-    /// as a first run.
+    /// Move the existing checkpoint aside (kept as `STATE_KEY.reset-<unix>`; in S3 a copy,
+    /// which the first save then replaces) and start again as a first run.
     #[arg(long)]
     pub reset_state: bool,
 

@@ -6,9 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bindings::{OutputFormat, RateBudget, ResourceRequest, RetryPolicy, Settings};
-use crate::cli::{OutputFormatArg, RunArgs};
+use crate::cli::{CompressionArg, OutputFormatArg, RunArgs};
 use crate::credentials::{Credentials, CredentialsError};
 use crate::egress::{EgressPolicy, OriginError};
+use crate::storage::gzip::Compression;
+use crate::storage::normalize_prefix;
+use crate::storage::s3::S3Settings;
+
+/// The local store's directory when neither `--out` nor `S3_BUCKET` is set.
+pub(crate) const DEFAULT_OUT: &str = "zendesk-crm-data";
 
 /// First back-off after a 5xx or transport error; doubles on each retry.
 const INITIAL_BACKOFF_MS: u64 = 1_000;
@@ -22,10 +28,12 @@ pub enum ConfigError {
     #[error("RESOURCES is empty")]
     NoResources,
     #[error(
-        "S3_BUCKET is set, but this version stores only to a local directory (--out); \
-         unset S3_BUCKET to use the local store"
+        "both S3_BUCKET and --out/ZENDESK_CRM_OUT are set: choose one store (S3, or a local \
+         directory)"
     )]
-    S3NotAvailable,
+    TwoStores,
+    #[error("SSE_KMS_KEY_ID is set without S3_BUCKET: the local store does not encrypt")]
+    KmsWithoutS3,
     #[error("{0} must be at least 1")]
     Zero(&'static str),
     #[error(transparent)]
@@ -58,6 +66,9 @@ pub struct PassConfig {
     pub prefix: String,
     pub state_key: String,
     pub out: PathBuf,
+    /// Set when S3 holds the objects and the checkpoint (`out` is then unused).
+    pub s3: Option<S3Settings>,
+    pub compression: Compression,
     pub output_format: OutputFormat,
     pub max_page_bytes: u64,
     pub reset_state: bool,
@@ -74,20 +85,46 @@ impl PassConfig {
         args: RunArgs,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<PassConfig, ConfigError> {
-        PassConfig::build(args, |args| {
-            Credentials::load(args.auth_mode, args.email.as_deref(), env)
+        PassConfig::build(args, &env, |args| {
+            Credentials::load(args.auth_mode, args.email.as_deref(), &env)
         })
     }
 
     /// The one validation of a pass's settings, for the single account and for each feed of a
-    /// feeds file alike; `credentials` reads the secret the settings call for.
+    /// feeds file alike; `env` is the process environment (the SDK's endpoint variables),
+    /// `credentials` reads the secret the settings call for.
     pub fn build(
         args: RunArgs,
+        env: &dyn Fn(&str) -> Option<String>,
         credentials: impl FnOnce(&RunArgs) -> Result<Credentials, CredentialsError>,
     ) -> Result<PassConfig, ConfigError> {
-        if args.s3_bucket.as_deref().is_some_and(|b| !b.is_empty()) {
-            return Err(ConfigError::S3NotAvailable);
+        let bucket = args.s3_bucket.clone().filter(|b| !b.is_empty());
+        if bucket.is_some() && args.out.is_some() {
+            return Err(ConfigError::TwoStores);
         }
+        let sse_kms_key_id = args.sse_kms_key_id.clone().filter(|k| !k.is_empty());
+        if bucket.is_none() && sse_kms_key_id.is_some() {
+            return Err(ConfigError::KmsWithoutS3);
+        }
+        // The flag, then the SDK's own variables (read here so that any of them means
+        // path-style addressing).
+        let endpoint = args
+            .s3_endpoint
+            .clone()
+            .filter(|e| !e.is_empty())
+            .or_else(|| {
+                ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+                    .iter()
+                    .find_map(|k| env(k).filter(|v| !v.is_empty()))
+            });
+        let s3 = bucket.map(|bucket| S3Settings {
+            bucket,
+            state_key: args.state_key.clone(),
+            path_style: endpoint.is_some(),
+            endpoint,
+            sse_kms_key_id,
+            attempt_timeout: Duration::from_secs(args.http_timeout.max(1)),
+        });
         let base_url = args.base_url.clone().ok_or(ConfigError::MissingBaseUrl)?;
         let credentials = credentials(&args)?;
         let egress = EgressPolicy::new(&base_url, &credentials)?.route(
@@ -151,7 +188,12 @@ impl PassConfig {
             rate_window: args.rate_window,
             prefix: args.s3_prefix,
             state_key: args.state_key,
-            out: args.out,
+            out: args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT)),
+            s3,
+            compression: match args.output_compression {
+                CompressionArg::None => Compression::None,
+                CompressionArg::Gzip => Compression::Gzip,
+            },
             output_format: match args.output_format {
                 OutputFormatArg::Json => OutputFormat::Json,
                 OutputFormatArg::Ndjson => OutputFormat::Ndjson,
@@ -165,6 +207,13 @@ impl PassConfig {
                 .unwrap_or(usize::MAX),
             cache_dir: args.cache_dir.or_else(default_cache_dir),
         })
+    }
+
+    /// True when the checkpoint lies under the objects' prefix, where the SIEM feed reads
+    /// (and, with source deletion, deletes) it.
+    pub fn state_key_under_prefix(&self) -> bool {
+        let prefix = normalize_prefix(&self.prefix);
+        self.state_key.starts_with(&prefix)
     }
 
     /// The settings handed to the component: everything it needs, nothing secret.
@@ -276,5 +325,66 @@ mod tests {
         // The default stays the guide's two.
         let guide = config(&["--auth-mode", "bearer"]);
         assert_eq!(guide.resources, ["audit_logs", "incremental_tickets"]);
+    }
+
+    fn s3_config(flags: &[&str], vars: &[(&str, &str)]) -> Result<PassConfig, ConfigError> {
+        let mut argv = vec![
+            "zendesk-crm",
+            "run",
+            "--base-url",
+            "https://acme.zendesk.com",
+            "--email",
+            "agent@example.com",
+        ];
+        argv.extend_from_slice(flags);
+        let Command::Run(args) = Cli::try_parse_from(argv).expect("valid flags").command else {
+            unreachable!("run was given")
+        };
+        let vars: Vec<(String, String)> = [("ZENDESK_API_TOKEN", "t")]
+            .iter()
+            .chain(vars)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        PassConfig::from_args(args, |k| {
+            vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn s3_bucket_with_an_explicit_out_is_refused_but_not_with_the_default() {
+        assert!(matches!(
+            s3_config(&["--s3-bucket", "b", "--out", "dir"], &[]),
+            Err(ConfigError::TwoStores)
+        ));
+        let c = s3_config(&["--s3-bucket", "b"], &[]).unwrap();
+        let s3 = c.s3.expect("S3 selected");
+        assert_eq!(s3.bucket, "b");
+        assert!(!s3.path_style);
+        assert_eq!(s3_config(&[], &[]).unwrap().out, PathBuf::from(DEFAULT_OUT));
+    }
+
+    #[test]
+    fn any_endpoint_means_path_style_and_the_flag_wins() {
+        let c = s3_config(
+            &["--s3-bucket", "b"],
+            &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")],
+        )
+        .unwrap();
+        let s3 = c.s3.unwrap();
+        assert!(s3.path_style);
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        let c = s3_config(
+            &["--s3-bucket", "b", "--s3-endpoint", "http://minio:9000"],
+            &[("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")],
+        )
+        .unwrap();
+        assert_eq!(c.s3.unwrap().endpoint.as_deref(), Some("http://minio:9000"));
+    }
+
+    #[test]
+    fn a_state_key_under_the_prefix_is_noticed() {
+        assert!(s3_config(&[], &[]).unwrap().state_key_under_prefix());
+        let outside = s3_config(&["--state-key", "zendesk/crm-state/state.json"], &[]).unwrap();
+        assert!(!outside.state_key_under_prefix());
     }
 }

@@ -79,6 +79,8 @@ struct Entry {
     prefix: Option<String>,
     state_key: Option<String>,
     out: Option<PathBuf>,
+    /// This feed's S3 bucket (instead of a local `out`).
+    s3_bucket: Option<String>,
     every: Option<Spanned<String>>,
     start_time: Option<i64>,
     max_pages: Option<u32>,
@@ -220,8 +222,10 @@ pub fn parse(
         if let Some(state_key) = entry.state_key {
             args.state_key = state_key;
         }
-        if let Some(out) = entry.out {
-            args.out = out;
+        // A feed's own store replaces the process's: a bucket or a directory, not both.
+        if entry.out.is_some() || entry.s3_bucket.is_some() {
+            args.out = entry.out;
+            args.s3_bucket = entry.s3_bucket;
         }
         if entry.start_time.is_some() {
             args.start_time = entry.start_time;
@@ -229,7 +233,14 @@ pub fn parse(
         if let Some(max_pages) = entry.max_pages {
             args.max_pages = max_pages;
         }
-        let checkpoint = args.out.join(&args.state_key);
+        let checkpoint = match args.s3_bucket.as_deref().filter(|b| !b.is_empty()) {
+            Some(bucket) => PathBuf::from(format!("s3://{bucket}/{}", args.state_key)),
+            None => args
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_OUT))
+                .join(&args.state_key),
+        };
         if let Some((other, other_line)) =
             checkpoints.insert(checkpoint.clone(), (name.clone(), line))
         {
@@ -242,7 +253,7 @@ pub fn parse(
                 ),
             ));
         }
-        let mut config = PassConfig::build(args, |a| {
+        let mut config = PassConfig::build(args, &env, |a| {
             Credentials::load_ref(a.auth_mode, a.email.as_deref(), &secret, &env)
         })
         .map_err(|e| feed_at(name_at, e.to_string()))?;
@@ -460,6 +471,30 @@ state_key = "beta/state.json"
             "{e}"
         );
         assert!(!e.contains("Zx9LiveTokenValue"), "{e}");
+    }
+
+    #[test]
+    fn a_feed_may_store_in_a_bucket_of_its_own_but_not_also_in_a_directory() {
+        let text = TWO.replace(
+            "state_key = \"acme/state.json\"",
+            "state_key = \"acme/state.json\"\ns3_bucket = \"acme-logs\"",
+        );
+        let feeds = parse_str(&text).unwrap();
+        let s3 = feeds[0].config.s3.as_ref().expect("acme stores in S3");
+        assert_eq!(
+            (s3.bucket.as_str(), s3.state_key.as_str()),
+            ("acme-logs", "acme/state.json")
+        );
+        assert!(feeds[1].config.s3.is_none(), "beta keeps the local store");
+        let both = text.replace(
+            "s3_bucket = \"acme-logs\"",
+            "s3_bucket = \"acme-logs\"\nout = \"/x\"",
+        );
+        assert!(
+            error(&both).contains("choose one store"),
+            "{}",
+            error(&both)
+        );
     }
 
     #[test]

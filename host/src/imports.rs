@@ -144,7 +144,11 @@ impl object_store::Host for PassState {
             return Err(StoreError::InvalidKey(why));
         }
         let bytes = body.len() as u64;
-        match self.storage.put_object(&key, body, &content_type).await {
+        match self
+            .storage
+            .put_object(&key, body, &content_type, None)
+            .await
+        {
             Ok(Put::Created) => {
                 if let Some(resource) = resource_of_key(&key) {
                     self.stats.add_bytes(resource, bytes);

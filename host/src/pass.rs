@@ -20,8 +20,9 @@ use crate::imports::PassState;
 use crate::metrics::Metrics;
 use crate::runtime::{EMBEDDED_COMPONENT, PassResult, Runtime};
 use crate::stats::PassStats;
-use crate::storage::KeyPolicy;
 use crate::storage::local::{LocalStore, OpenError};
+use crate::storage::s3::S3Store;
+use crate::storage::{KeyPolicy, Storage, gzip};
 use crate::summary::{self, CassetteSummary, ErrorSummary, Summary};
 
 /// Whether a pass writes a cassette, answers from one, or neither.
@@ -127,6 +128,10 @@ fn replay_config(args: &ReplayArgs, c: &Cassette) -> anyhow::Result<PassConfig> 
         start_time: s.start_time,
         lookback_seconds: s.lookback_seconds,
         audit_lag_seconds: 0,
+        // A replay stores into its own local directory, uncompressed: what the guest stored,
+        // byte for byte.
+        s3: None,
+        compression: crate::storage::gzip::Compression::None,
         access_log_lag_seconds: 0,
         access_log_overlap_seconds: 0,
         http_timeout_secs: s.retry.timeout_ms / 1000,
@@ -259,39 +264,16 @@ pub(crate) async fn one_pass(
         Tape::Replay { cassette, .. } => cassette.pass_start,
         _ => config.pass_start.unwrap_or_else(now_unix),
     };
-    let store = match LocalStore::open(&config.out, &config.state_key) {
-        Ok(s) => s,
-        Err(e @ OpenError::Locked(_)) => {
-            tracing::error!(error = %e, "checkpoint is locked; is another pass running?");
-            return (None, Exit::CheckpointLocked);
-        }
-        Err(e @ OpenError::BadStateKey(_)) => {
-            tracing::error!(error = %e, "invalid STATE_KEY");
-            return (None, Exit::Config);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot open the output directory");
-            return (None, Exit::Storage);
-        }
+    let store = match open_store(config, pass_start, reset).await {
+        Ok(store) => store,
+        Err(exit) => return (None, exit),
     };
-    let checkpoint = store.state_path().display().to_string();
-    if reset {
-        match store.reset_checkpoint(pass_start) {
-            Ok(Some(aside)) => {
-                tracing::warn!(kept_as = %aside.display(), "checkpoint moved aside; this pass is a first run");
-            }
-            Ok(None) => tracing::info!("no checkpoint to reset"),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot move the checkpoint aside");
-                return (None, Exit::Storage);
-            }
-        }
-    }
+    let checkpoint = store.checkpoint_location();
 
     if let Tape::Replay { cassette, .. } = tape
         && let Some(initial) = &cassette.initial_checkpoint
     {
-        use crate::storage::{SaveMode, Storage as _};
+        use crate::storage::SaveMode;
         let seeded = match initial.to_bytes() {
             Ok(bytes) => store
                 .save_checkpoint(bytes, SaveMode::Create)
@@ -322,7 +304,7 @@ pub(crate) async fn one_pass(
     let stats = PassStats::default();
     let mut state = PassState::new(
         Egress::with_mode(Arc::clone(&config.egress), stats.clone(), mode.clone()),
-        Arc::new(store),
+        Arc::clone(&store),
         KeyPolicy::new(&config.prefix, &config.state_key),
         control,
         config.memory_limit_bytes,
@@ -372,6 +354,8 @@ pub(crate) async fn one_pass(
             summary.exit()
         }
         PassResult::Returned(Err(setup)) => {
+            // Whatever the load found, no first run happened.
+            summary.first_run = false;
             let (error, exit) = summary::from_wit_setup_error(setup, &checkpoint);
             tracing::error!(kind = error.kind, error = %error.message, "pass did not start");
             summary.error = Some(error);
@@ -413,6 +397,23 @@ pub(crate) async fn one_pass(
         Some(diverged) => diverged,
         None => exit,
     };
+    // A conditional checkpoint write that lost names the cause, whatever the guest made of it.
+    let exit = match store.lost_race() {
+        Some(why) => {
+            tracing::error!(error = %why, "another pass advanced the checkpoint");
+            summary.ok = false;
+            summary.error = Some(ErrorSummary::new("checkpoint_conflict", why));
+            Exit::CheckpointLocked
+        }
+        None => exit,
+    };
+    if summary.first_run {
+        tracing::warn!(
+            %checkpoint,
+            "FIRST RUN: there was no checkpoint, so collection started from START_TIME or \
+             LOOKBACK_SECONDS; if this is not the first pass, the checkpoint was lost"
+        );
+    }
     for r in &summary.resources {
         match &r.error {
             Some(e) => {
@@ -505,6 +506,77 @@ fn finish_tape(
         }
         _ => None,
     }
+}
+
+/// Opens the configured store for one pass (taking the local store's lock), applies
+/// `--reset-state`, and wraps it in the output compression. Logs why it cannot.
+async fn open_store(
+    config: &PassConfig,
+    pass_start: i64,
+    reset: bool,
+) -> Result<Arc<dyn Storage>, Exit> {
+    let store: Arc<dyn Storage> = match &config.s3 {
+        Some(s3) => {
+            if config.state_key_under_prefix() {
+                tracing::warn!(
+                    state_key = %config.state_key,
+                    prefix = %config.prefix,
+                    "STATE_KEY lies under S3_PREFIX: the SIEM feed ingests every checkpoint \
+                     write as a log, and a feed with source deletion deletes it (the next pass \
+                     would be a first run); set STATE_KEY outside the prefix, e.g. \
+                     zendesk/crm-state/state.json"
+                );
+            }
+            let store = S3Store::open(s3.clone()).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot configure S3");
+                Exit::Config
+            })?;
+            if reset {
+                match store.reset_checkpoint(pass_start).await {
+                    Ok(Some(aside)) => {
+                        tracing::warn!(kept_as = %aside, "checkpoint copied aside; this pass is a first run and replaces it");
+                    }
+                    Ok(None) => tracing::info!("no checkpoint to reset"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot copy the checkpoint aside");
+                        return Err(Exit::Storage);
+                    }
+                }
+            }
+            Arc::new(store)
+        }
+        None => {
+            let store = match LocalStore::open(&config.out, &config.state_key) {
+                Ok(s) => s,
+                Err(e @ OpenError::Locked(_)) => {
+                    tracing::error!(error = %e, "checkpoint is locked; is another pass running?");
+                    return Err(Exit::CheckpointLocked);
+                }
+                Err(e @ OpenError::BadStateKey(_)) => {
+                    tracing::error!(error = %e, "invalid STATE_KEY");
+                    return Err(Exit::Config);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot open the output directory");
+                    return Err(Exit::Storage);
+                }
+            };
+            if reset {
+                match store.reset_checkpoint(pass_start) {
+                    Ok(Some(aside)) => {
+                        tracing::warn!(kept_as = %aside.display(), "checkpoint moved aside; this pass is a first run");
+                    }
+                    Ok(None) => tracing::info!("no checkpoint to reset"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot move the checkpoint aside");
+                        return Err(Exit::Storage);
+                    }
+                }
+            }
+            Arc::new(store)
+        }
+    };
+    Ok(gzip::wrap(store, config.compression))
 }
 
 pub(crate) fn load_runtime(config: &PassConfig) -> anyhow::Result<Runtime> {

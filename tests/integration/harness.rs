@@ -64,6 +64,8 @@ pub struct Collector {
     pub out: tempfile::TempDir,
     base_url: String,
     env: BTreeMap<String, String>,
+    /// Whether passes get `--out` (false when the test stores to S3).
+    local: bool,
 }
 
 impl Collector {
@@ -85,7 +87,14 @@ impl Collector {
             out: tempfile::tempdir().expect("temp dir"),
             base_url: sim.base_url(),
             env,
+            local: true,
         }
+    }
+
+    /// Passes store where the environment says (S3), with no `--out`.
+    pub fn without_out(&mut self) -> &mut Collector {
+        self.local = false;
+        self
     }
 
     pub fn env(&mut self, name: &str, value: impl ToString) -> &mut Collector {
@@ -124,9 +133,10 @@ impl Collector {
             .envs(&self.env)
             .env("ZENDESK_BASE_URL", &self.base_url)
             .env("ZENDESK_CRM_PASS_START", pass_start.to_string())
-            .arg(subcommand)
-            .arg("--out")
-            .arg(self.out.path());
+            .arg(subcommand);
+        if self.local {
+            command.arg("--out").arg(self.out.path());
+        }
         command
     }
 

@@ -16,6 +16,7 @@ mod proxy;
 mod rate_budget;
 mod replay;
 mod retries;
+mod s3;
 mod schedule;
 mod secrets;
 mod zendesk_faults;

@@ -1,6 +1,7 @@
 //! A Zendesk Support API simulator and the helpers the collector's tests share.
 
 pub mod raw_http;
+pub mod s3;
 pub mod sim;
 
 pub use sim::{

@@ -93,6 +93,7 @@ impl Storage for LocalStore {
         key: &str,
         body: Vec<u8>,
         _content_type: &str,
+        _content_encoding: Option<&str>,
     ) -> Result<Put, StorageError> {
         check_relative(key).map_err(StorageError::InvalidKey)?;
         let path = self.root.join(key);
@@ -268,13 +269,13 @@ mod tests {
         let dir = temp_dir("objects");
         let s = LocalStore::open(&dir, "p/state.json").unwrap();
         assert_eq!(
-            s.put_object("p/a/b.json", b"one".to_vec(), "application/json")
+            s.put_object("p/a/b.json", b"one".to_vec(), "application/json", None)
                 .await
                 .unwrap(),
             Put::Created
         );
         assert_eq!(
-            s.put_object("p/a/b.json", b"two".to_vec(), "application/json")
+            s.put_object("p/a/b.json", b"two".to_vec(), "application/json", None)
                 .await
                 .unwrap(),
             Put::AlreadyExisted
@@ -332,7 +333,7 @@ mod tests {
             }
         }
         assert_eq!(
-            s.put_object("p/a.json", b"one".to_vec(), "application/json")
+            s.put_object("p/a.json", b"one".to_vec(), "application/json", None)
                 .await
                 .unwrap(),
             Put::Created

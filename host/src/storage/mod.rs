@@ -1,8 +1,10 @@
 //! Where objects and the checkpoint are kept: one trait, one module per backend. The key
 //! policy lives here so every backend refuses the same keys.
 
+pub mod gzip;
 mod keys;
 pub mod local;
+pub mod s3;
 
 pub use keys::{KeyPolicy, normalize_prefix};
 
@@ -36,11 +38,13 @@ pub enum StorageError {
 #[async_trait::async_trait]
 pub trait Storage: Send + Sync {
     /// Stores `body` under `key` unless it exists; returns once the object is durable.
+    /// `content_encoding` is set when the storage layer compressed the body (`gzip`).
     async fn put_object(
         &self,
         key: &str,
         body: Vec<u8>,
         content_type: &str,
+        content_encoding: Option<&str>,
     ) -> Result<Put, StorageError>;
 
     /// The checkpoint's bytes, or none if there is none yet.
@@ -51,4 +55,10 @@ pub trait Storage: Send + Sync {
 
     /// Where the checkpoint lives, for messages (a path or an `s3://` URL).
     fn checkpoint_location(&self) -> String;
+
+    /// Why this pass may store nothing more, when a concurrent writer advanced the checkpoint
+    /// under it (a conditional write that lost). A store that locks instead never says so.
+    fn lost_race(&self) -> Option<String> {
+        None
+    }
 }
