@@ -231,15 +231,16 @@ impl<'a> PageSink<'a> {
         let key = object_key(&self.settings.prefix, resource, stamps, ndjson).ok_or_else(|| {
             Failure::InvalidResponse("first record's time is out of range".into())
         })?;
+        // JSON pages are stored as received: the body is lent to the host, never copied here.
         let (bytes, content_type) = if ndjson {
             let mut out = Vec::with_capacity(body.len());
             for r in records {
                 out.extend_from_slice(r.as_bytes());
                 out.push(b'\n');
             }
-            (out, "application/x-ndjson")
+            (std::borrow::Cow::Owned(out), "application/x-ndjson")
         } else {
-            (body.to_vec(), "application/json")
+            (std::borrow::Cow::Borrowed(body), "application/json")
         };
         self.checkpoint.pending.insert(resource.to_owned(), again);
         self.save()?;

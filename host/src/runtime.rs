@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+};
 
 use crate::bindings::zendesk::crm::{checkpoint_store, log, object_store, pass_control, types};
 use crate::bindings::{CollectorComponentPre, ResourceOutcome, Settings, SetupError};
@@ -84,6 +86,17 @@ impl Runtime {
         // A guest that never calls the host (a CPU loop) must still yield, or no timeout
         // can stop it.
         config.epoch_interruption(true);
+        // Test only, for `scripts/bench`: instances from wasmtime's pooling allocator instead
+        // of fresh mappings per pass, to measure whether it makes instantiation cheaper.
+        if std::env::var_os("ZENDESK_CRM_BENCH_POOLING").is_some() {
+            let mut pool = PoolingAllocationConfig::new();
+            pool.total_component_instances(64)
+                .total_core_instances(256)
+                .total_memories(256)
+                .total_tables(256)
+                .max_memory_size(1 << 30);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine)?;
         let component =
@@ -130,7 +143,13 @@ impl Runtime {
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         let run = async {
+            let started = std::time::Instant::now();
             let instance = self.pre.instantiate_async(&mut store).await?;
+            // Read by `scripts/bench` (RUST_LOG=zendesk_crm::runtime=debug).
+            tracing::debug!(
+                micros = started.elapsed().as_micros() as u64,
+                "component instantiated"
+            );
             let outcome = instance
                 .zendesk_crm_collector()
                 .call_run(&mut store, settings)
