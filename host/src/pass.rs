@@ -204,17 +204,8 @@ pub async fn serve(args: ServeArgs) -> Exit {
         if stop.is_requested() {
             break;
         }
-        let next = started + every;
-        let now = Instant::now();
-        if now > next {
-            tracing::warn!(
-                overran_by = %humantime::format_duration(now - next),
-                "the pass overran the interval; the next one starts now"
-            );
-        }
-        tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
-            _ = stop.requested() => break,
+        if !wait_for_next(started + every, &stop).await {
+            break;
         }
     }
     tracing::info!("stopped");
@@ -595,6 +586,22 @@ pub(crate) fn load_runtime(config: &PassConfig) -> anyhow::Result<Runtime> {
             Runtime::new(&bytes, cache)
         }
         None => Runtime::new(EMBEDDED_COMPONENT, cache),
+    }
+}
+
+/// Waits until `next`, saying so when the pass overran its interval. False when a stop was
+/// requested meanwhile.
+pub(crate) async fn wait_for_next(next: Instant, stop: &StopFlag) -> bool {
+    let now = Instant::now();
+    if now > next {
+        tracing::warn!(
+            overran_by = %humantime::format_duration(now - next),
+            "the pass overran the interval; the next one starts now"
+        );
+    }
+    tokio::select! {
+        _ = tokio::time::sleep_until(next) => true,
+        _ = stop.requested() => false,
     }
 }
 

@@ -17,7 +17,9 @@ use crate::control::StopFlag;
 use crate::exit::Exit;
 use crate::feeds::{self, Feed};
 use crate::metrics::Metrics;
-use crate::pass::{Tape, load_runtime, now_unix, one_pass, serve_metrics, watch_signals};
+use crate::pass::{
+    Tape, load_runtime, now_unix, one_pass, serve_metrics, wait_for_next, watch_signals,
+};
 use crate::runtime::Runtime;
 use crate::summary::Summary;
 
@@ -153,17 +155,8 @@ async fn feed_schedule(shared: Arc<Shared>, feed: Feed, every: Duration, metrics
         if shared.stop.is_requested() {
             break;
         }
-        let next = due + every;
-        let now = Instant::now();
-        if now > next {
-            tracing::warn!(
-                overran_by = %humantime::format_duration(now - next),
-                "the pass overran the interval; the next one starts now"
-            );
-        }
-        tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
-            _ = shared.stop.requested() => break,
+        if !wait_for_next(due + every, &shared.stop).await {
+            break;
         }
     }
 }
