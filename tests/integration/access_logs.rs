@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde_json::Value;
 use zendesk_crm_tests::{AccessLinks, ResetFormat, SimConfig, Simulator};
 
-use crate::harness::{Collector, T0, simulator, simulator_with, stored_audit_events};
+use crate::harness::{
+    Collector, T0, simulator, simulator_with, stored_access_events as stored, stored_audit_events,
+};
 
 const DAY: i64 = 86_400;
 
@@ -15,34 +17,6 @@ fn access_collector(sim: &Simulator) -> Collector {
     let mut c = Collector::new(sim);
     c.env("RESOURCES", "access_logs");
     c
-}
-
-/// (id, timestamp) of every access-log event stored, asserted free of duplicates, sorted.
-fn stored(c: &Collector) -> Vec<(String, i64)> {
-    let mut all = Vec::new();
-    for (key, body) in c.objects() {
-        if !key.contains("-zendesk-access_logs.") {
-            continue;
-        }
-        let page: Value =
-            serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"));
-        for e in page["access_logs"].as_array().expect("access_logs array") {
-            let at = time::OffsetDateTime::parse(
-                e["timestamp"].as_str().expect("timestamp"),
-                &time::format_description::well_known::Rfc3339,
-            )
-            .expect("ISO 8601 timestamp");
-            all.push((
-                e["id"].as_str().expect("id").to_owned(),
-                at.unix_timestamp(),
-            ));
-        }
-    }
-    let n = all.len();
-    all.sort();
-    all.dedup();
-    assert_eq!(all.len(), n, "an access-log event was stored twice");
-    all
 }
 
 fn truth(sim: &Simulator) -> Vec<(String, i64)> {

@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use crate::harness::{Collector, Pass, T0, simulator, sorted_unique, stored_audit_events, visible};
+use crate::harness::{
+    Collector, Pass, T0, simulator, sorted_unique, stored_access_events, stored_audit_events,
+    visible,
+};
 use zendesk_crm_tests::Simulator;
 
 /// 25 tickets and 25 audit events: three pages each at `PAGE_SIZE=10`, so a pass writes 6
@@ -363,34 +366,6 @@ fn soak_random_sigkill_never_loses_or_repeats_a_record() {
     eprintln!("soak: {rounds} rounds, {killed} passes killed, {next_id} records each");
 }
 
-/// (id, timestamp) of every access-log event stored, asserted free of duplicates, sorted.
-fn stored_access_events(c: &Collector, case: &str) -> Vec<(String, i64)> {
-    let mut all = Vec::new();
-    for (key, body) in c.objects() {
-        if !key.contains("-zendesk-access_logs.") {
-            continue;
-        }
-        let page: serde_json::Value = serde_json::from_slice(&body)
-            .unwrap_or_else(|e| panic!("{case}: {key} is not JSON: {e}"));
-        for e in page["access_logs"].as_array().expect("access_logs") {
-            let at = time::OffsetDateTime::parse(
-                e["timestamp"].as_str().expect("timestamp"),
-                &time::format_description::well_known::Rfc3339,
-            )
-            .expect("RFC 3339 timestamp");
-            all.push((
-                e["id"].as_str().expect("id").to_owned(),
-                at.unix_timestamp(),
-            ));
-        }
-    }
-    let n = all.len();
-    all.sort();
-    all.dedup();
-    assert_eq!(all.len(), n, "{case}: an access-log event was stored twice");
-    all
-}
-
 /// Access logs de-duplicate by id against the checkpoint, which a crash leaves behind the
 /// stored page; only the pending page makes the restart ask the same question. Crashes at
 /// every point of a three-page pass, then new events and a later window before the restart.
@@ -427,7 +402,7 @@ fn access_log_crashes_anywhere_store_every_event_once_even_as_the_log_grows() {
             assert!(c.checkpoint().get("pending").is_none(), "{case}");
             let mut truth = sim.access_events_visible();
             truth.sort();
-            assert_eq!(stored_access_events(&c, &case), truth, "{case}");
+            assert_eq!(stored_access_events(&c), truth, "{case}");
         }
     }
 }

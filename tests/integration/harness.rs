@@ -194,6 +194,34 @@ pub fn stored_audit_events(c: &Collector) -> Vec<(u64, i64)> {
     all
 }
 
+/// (id, timestamp) of every access-log event stored, asserted free of duplicates, sorted.
+pub fn stored_access_events(c: &Collector) -> Vec<(String, i64)> {
+    let mut all = Vec::new();
+    for (key, body) in c.objects() {
+        if !key.contains("-zendesk-access_logs.") {
+            continue;
+        }
+        let page: Value =
+            serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"));
+        for e in page["access_logs"].as_array().expect("access_logs array") {
+            let at = time::OffsetDateTime::parse(
+                e["timestamp"].as_str().expect("timestamp"),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .expect("ISO 8601 timestamp");
+            all.push((
+                e["id"].as_str().expect("id").to_owned(),
+                at.unix_timestamp(),
+            ));
+        }
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), n, "an access-log event was stored twice");
+    all
+}
+
 pub fn stamp(ticket: &Value) -> (u64, i64) {
     (
         ticket["id"].as_u64().expect("id"),
