@@ -21,12 +21,12 @@ use std::collections::BTreeSet;
 
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::checkpoint::{AccessLogsState, PendingPage};
 use crate::error::Failure;
+use crate::json_scan;
 use crate::log;
 use crate::object_key::TextStamp;
 use crate::pass::{End, PageSink, Progress, Stop};
@@ -69,16 +69,6 @@ pub fn first_start(settings: &PassSettings) -> (i64, Option<i64>) {
 }
 
 #[derive(Deserialize)]
-struct Page<'a> {
-    #[serde(borrow)]
-    access_logs: Vec<&'a RawValue>,
-    #[serde(borrow)]
-    meta: &'a RawValue,
-    #[serde(borrow, default)]
-    links: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
 struct Meta {
     has_more: bool,
     #[serde(default)]
@@ -89,13 +79,6 @@ struct Meta {
 struct Links {
     #[serde(default)]
     next: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Stamp<'a> {
-    id: String,
-    #[serde(borrow)]
-    timestamp: Cow<'a, str>,
 }
 
 /// A validated page: every record with its stamp, and where the walk may go next.
@@ -111,47 +94,57 @@ pub struct ParsedPage<'a> {
 }
 
 pub fn parse_page(body: &[u8]) -> Result<ParsedPage<'_>, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
-    let page: Page<'_> = serde_json::from_str(text).map_err(|e| {
+    let not_a_page = |e: String| {
         format!(
             "not an access log page ({e}); body starts: {}",
             excerpt(body)
         )
-    })?;
-    let meta: Meta = serde_json::from_str(page.meta.get())
+    };
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
+    let page = json_scan::page(text, "access_logs", ["id", "timestamp"], ["meta", "links"])
+        .map_err(|e| not_a_page(e.to_string()))?;
+    let [meta_raw, links] = page.members;
+    let (true, Some(meta_raw)) = (page.has_list, meta_raw) else {
+        return Err(not_a_page("missing field `access_logs` or `meta`".into()));
+    };
+    // As `Option<&RawValue>` read it: `"links": null` is no links.
+    let links = links.filter(|l| *l != "null");
+    let meta: Meta = serde_json::from_str(meta_raw)
         .map_err(|e| format!("access log page has an invalid meta: {e}"))?;
-    let next = match page.links {
-        Some(raw) if raw.get() != "null" => {
-            let links: Links = serde_json::from_str(raw.get())
+    let next = match links {
+        Some(raw) => {
+            let links: Links = serde_json::from_str(raw)
                 .map_err(|e| format!("access log page has invalid links: {e}"))?;
             links.next.filter(|n| !n.is_empty())
         }
         _ => None,
     };
-    let mut stamps = Vec::with_capacity(page.access_logs.len());
-    for (i, raw) in page.access_logs.iter().enumerate() {
-        let s: Stamp<'_> = serde_json::from_str(raw.get())
+    let mut stamps = Vec::with_capacity(page.records.len());
+    for (i, [id, timestamp]) in page.fields.into_iter().enumerate() {
+        let (id, timestamp) = json_scan::str_field("id", id)
+            .and_then(|id| Ok((id, json_scan::str_field("timestamp", timestamp)?)))
             .map_err(|e| format!("access log {i} lacks a valid id or timestamp: {e}"))?;
-        if s.id.is_empty()
-            || s.id.len() > 64
-            || s.id.chars().any(|c| c.is_control() || c.is_whitespace())
+        if id.is_empty() || id.len() > 64 || id.chars().any(|c| c.is_control() || c.is_whitespace())
         {
-            return Err(format!("access log {i} has id {:?}, not an id", s.id));
+            return Err(format!("access log {i} has id {id:?}, not an id"));
         }
-        let time = OffsetDateTime::parse(&s.timestamp, &Rfc3339)
-            .map_err(|e| format!("access log {} has timestamp {:?}: {e}", s.id, s.timestamp))?
+        let time = OffsetDateTime::parse(&timestamp, &Rfc3339)
+            .map_err(|e| format!("access log {id} has timestamp {timestamp:?}: {e}"))?
             .unix_timestamp();
-        stamps.push(TextStamp { id: s.id, time });
+        stamps.push(TextStamp {
+            id: id.into_owned(),
+            time,
+        });
     }
     let after_cursor = meta.after_cursor.filter(|c| !c.is_empty());
     if meta.has_more && next.is_none() && after_cursor.is_none() {
         return Err("has_more is true but neither links.next nor meta.after_cursor is set".into());
     }
     Ok(ParsedPage {
-        records: page.access_logs.iter().map(|r| r.get()).collect(),
+        records: page.records,
         stamps,
-        meta: page.meta.get(),
-        links: page.links.map(RawValue::get),
+        meta: meta_raw,
+        links,
         has_more: meta.has_more,
         after_cursor,
         next,

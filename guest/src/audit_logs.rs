@@ -12,12 +12,12 @@ use std::borrow::Cow;
 
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::checkpoint::{AuditLogsState, PendingPage};
 use crate::error::Failure;
+use crate::json_scan;
 use crate::object_key::RecordStamp;
 use crate::pass::{End, PageSink, Progress, Stop};
 use crate::retry::excerpt;
@@ -31,26 +31,9 @@ pub const DEFAULT_LAG_SECONDS: u64 = 120;
 const PATH: &str = "/api/v2/audit_logs.json";
 
 #[derive(Deserialize)]
-struct Page<'a> {
-    #[serde(borrow)]
-    audit_logs: Vec<&'a RawValue>,
-    #[serde(borrow)]
-    meta: &'a RawValue,
-    #[serde(borrow, default)]
-    links: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
 struct Meta {
     has_more: bool,
     after_cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Stamp<'a> {
-    id: u64,
-    #[serde(borrow)]
-    created_at: &'a str,
 }
 
 /// A validated page: every record with its stamp, and where the walk goes next.
@@ -65,35 +48,44 @@ pub struct ParsedPage<'a> {
 }
 
 pub fn parse_page(body: &[u8]) -> Result<ParsedPage<'_>, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
-    let page: Page<'_> = serde_json::from_str(text).map_err(|e| {
+    let not_a_page = |e: String| {
         format!(
             "not an audit log page ({e}); body starts: {}",
             excerpt(body)
         )
-    })?;
-    let meta: Meta = serde_json::from_str(page.meta.get())
+    };
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
+    let page = json_scan::page(text, "audit_logs", ["id", "created_at"], ["meta", "links"])
+        .map_err(|e| not_a_page(e.to_string()))?;
+    let [meta_raw, links] = page.members;
+    // As `Option<&RawValue>` read it: `"links": null` is no links.
+    let links = links.filter(|l| *l != "null");
+    let (true, Some(meta_raw)) = (page.has_list, meta_raw) else {
+        return Err(not_a_page("missing field `audit_logs` or `meta`".into()));
+    };
+    let meta: Meta = serde_json::from_str(meta_raw)
         .map_err(|e| format!("audit log page has an invalid meta: {e}"))?;
-    let mut stamps = Vec::with_capacity(page.audit_logs.len());
-    for (i, raw) in page.audit_logs.iter().enumerate() {
-        let s: Stamp<'_> = serde_json::from_str(raw.get())
+    let mut stamps = Vec::with_capacity(page.records.len());
+    for (i, [id, created_at]) in page.fields.into_iter().enumerate() {
+        let (id, created_at) = json_scan::field::<u64>("id", id)
+            .and_then(|id| Ok((id, json_scan::str_field("created_at", created_at)?)))
             .map_err(|e| format!("audit log {i} lacks a valid id or created_at: {e}"))?;
-        let time = OffsetDateTime::parse(s.created_at, &Rfc3339)
-            .map_err(|e| format!("audit log {} has created_at {:?}: {e}", s.id, s.created_at))?
+        let time = OffsetDateTime::parse(&created_at, &Rfc3339)
+            .map_err(|e| format!("audit log {id} has created_at {created_at:?}: {e}"))?
             .unix_timestamp();
         if stamps.last().is_some_and(|p: &RecordStamp| p.time > time) {
             return Err("audit logs are not oldest first: the sort was not applied".into());
         }
-        stamps.push(RecordStamp { id: s.id, time });
+        stamps.push(RecordStamp { id, time });
     }
     if meta.has_more && meta.after_cursor.as_deref().is_none_or(str::is_empty) {
         return Err("has_more is true but after_cursor is missing".into());
     }
     Ok(ParsedPage {
-        records: page.audit_logs.iter().map(|r| r.get()).collect(),
+        records: page.records,
         stamps,
-        meta: page.meta.get(),
-        links: page.links.map(RawValue::get),
+        meta: meta_raw,
+        links,
         has_more: meta.has_more,
         after_cursor: meta.after_cursor,
     })

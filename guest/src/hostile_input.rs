@@ -12,6 +12,7 @@ use proptest::prelude::*;
 use crate::audit_logs;
 use crate::checkpoint::{Checkpoint, TicketsState};
 use crate::http::{HttpError, inflate};
+use crate::json_scan;
 use crate::retry::{ratelimit_reset_ms, retry_after_ms};
 
 /// The guest's estimate of now for header dates in these properties.
@@ -218,5 +219,72 @@ proptest! {
         let bomb = gzip(&vec![byte; megabytes << 20]);
         prop_assert!((bomb.len() as u64) < (megabytes as u64) << 14);
         prop_assert_eq!(inflate(&bomb, cap), Err(HttpError::TooLarge(cap)));
+    }
+}
+
+/// What serde's derived parsers made of a ticket page before `json_scan` replaced them.
+#[derive(serde::Deserialize)]
+struct DerivedPage<'a> {
+    #[serde(borrow)]
+    tickets: Vec<&'a serde_json::value::RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct DerivedStamp {
+    id: u64,
+    generated_timestamp: i64,
+}
+
+/// The records and stamps of a page as serde read them, or None where it refused the page.
+fn derived(text: &str) -> Option<Vec<(String, u64, i64)>> {
+    let page: DerivedPage<'_> = serde_json::from_str(text).ok()?;
+    page.tickets
+        .iter()
+        .map(|r| {
+            let s: DerivedStamp = serde_json::from_str(r.get()).ok()?;
+            Some((r.get().to_owned(), s.id, s.generated_timestamp))
+        })
+        .collect()
+}
+
+/// The same through the one-pass walk.
+fn walked(text: &str) -> Option<Vec<(String, u64, i64)>> {
+    let page = json_scan::page(text, "tickets", ["id", "generated_timestamp"], []).ok()?;
+    if !page.has_list {
+        return None;
+    }
+    page.records
+        .iter()
+        .zip(page.fields)
+        .map(|(r, [id, t])| {
+            Some((
+                (*r).to_owned(),
+                json_scan::field("id", id).ok()?,
+                json_scan::field("generated_timestamp", t).ok()?,
+            ))
+        })
+        .collect()
+}
+
+proptest! {
+    /// The one-pass walk reads what serde read (each record's exact bytes, its id and time),
+    /// and refuses what serde refused, on any JSON laid out compactly or pretty, and on valid
+    /// pages with bytes damaged.
+    #[test]
+    fn the_walk_agrees_with_serde_on_any_json(value in json_value(), pretty in any::<bool>()) {
+        let page = serde_json::json!({ "tickets": [value.clone(), value], "x": 1 });
+        let text = if pretty {
+            serde_json::to_string_pretty(&page).unwrap()
+        } else {
+            serde_json::to_string(&page).unwrap()
+        };
+        prop_assert_eq!(walked(&text), derived(&text));
+    }
+
+    #[test]
+    fn the_walk_agrees_with_serde_on_damaged_pages(body in mutated(TICKETS_PAGE)) {
+        if let Ok(text) = std::str::from_utf8(&body) {
+            prop_assert_eq!(walked(text), derived(text), "{}", text);
+        }
     }
 }

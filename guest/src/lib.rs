@@ -12,6 +12,7 @@ mod error;
 #[cfg(test)]
 mod hostile_input;
 mod http;
+mod json_scan;
 mod log;
 mod object_key;
 mod pass;

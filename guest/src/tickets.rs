@@ -6,11 +6,10 @@
 //! it is where the next pass resumes.
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::checkpoint::{PendingPage, TicketsState};
 use crate::error::Failure;
+use crate::json_scan;
 use crate::object_key::RecordStamp;
 use crate::pass::{End, PageSink, Progress, Stop};
 use crate::retry::excerpt;
@@ -31,22 +30,6 @@ pub fn first_start(settings: &PassSettings) -> i64 {
         .max(0)
 }
 
-/// One page of the export, borrowed from the response body so records keep their exact bytes.
-#[derive(Deserialize)]
-struct Page<'a> {
-    #[serde(borrow)]
-    tickets: Vec<&'a RawValue>,
-    after_cursor: Option<String>,
-    end_of_stream: bool,
-}
-
-/// The fields of a ticket that identify its version.
-#[derive(Deserialize)]
-struct Stamp {
-    id: u64,
-    generated_timestamp: i64,
-}
-
 /// A validated page: what to store and where the export goes next.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ParsedPage<'a> {
@@ -57,37 +40,59 @@ pub struct ParsedPage<'a> {
 }
 
 /// Checks that `body` is a page of this export: JSON, the envelope's fields, and an `id` and
-/// `generated_timestamp` on every ticket. Anything else is an error, never an object.
+/// `generated_timestamp` on every ticket. Anything else is an error, never an object. One
+/// walk over the body (json_scan.rs); records keep their exact bytes.
 pub fn parse_page(body: &[u8]) -> Result<ParsedPage<'_>, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
-    let page: Page<'_> = serde_json::from_str(text).map_err(|e| {
+    let not_a_page = |e: String| {
         format!(
             "not a ticket export page ({e}); body starts: {}",
             excerpt(body)
         )
-    })?;
-    let mut stamps = Vec::with_capacity(page.tickets.len());
-    for (i, raw) in page.tickets.iter().enumerate() {
-        let s: Stamp = serde_json::from_str(raw.get())
-            .map_err(|e| format!("ticket {i} lacks a valid id or generated_timestamp: {e}"))?;
-        stamps.push(RecordStamp {
-            id: s.id,
-            time: s.generated_timestamp,
-        });
+    };
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
+    let page = json_scan::page(
+        text,
+        "tickets",
+        ["id", "generated_timestamp"],
+        ["after_cursor", "end_of_stream"],
+    )
+    .map_err(|e| not_a_page(e.to_string()))?;
+    if !page.has_list {
+        return Err(not_a_page("missing field `tickets`".into()));
     }
-    if let Some(c) = &page.after_cursor
+    let [after_cursor, end_of_stream] = page.members;
+    let after_cursor: Option<String> = match after_cursor {
+        None => None,
+        raw => json_scan::field("after_cursor", raw).map_err(not_a_page)?,
+    };
+    let end_of_stream: bool =
+        json_scan::field("end_of_stream", end_of_stream).map_err(not_a_page)?;
+    let mut stamps = Vec::with_capacity(page.records.len());
+    for (i, [id, time]) in page.fields.into_iter().enumerate() {
+        let stamp = json_scan::field("id", id).and_then(|id| {
+            Ok(RecordStamp {
+                id,
+                time: json_scan::field("generated_timestamp", time)?,
+            })
+        });
+        stamps.push(
+            stamp
+                .map_err(|e| format!("ticket {i} lacks a valid id or generated_timestamp: {e}"))?,
+        );
+    }
+    if let Some(c) = &after_cursor
         && c.is_empty()
     {
         return Err("after_cursor is empty".into());
     }
-    if !page.end_of_stream && page.after_cursor.is_none() {
+    if !end_of_stream && after_cursor.is_none() {
         return Err("after_cursor is null before the end of the stream".into());
     }
     Ok(ParsedPage {
-        records: page.tickets.iter().map(|r| r.get()).collect(),
+        records: page.records,
         stamps,
-        after_cursor: page.after_cursor,
-        end_of_stream: page.end_of_stream,
+        after_cursor,
+        end_of_stream,
     })
 }
 

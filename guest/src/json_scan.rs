@@ -1,0 +1,594 @@
+//! One validating pass over a page: its JSON syntax checked, each record's exact bytes found,
+//! and only the few fields the collector reads (cursors, each record's id and time) handed
+//! on to `serde_json`.
+//!
+//! Parsing a page with `serde_json` into raw records (`RawValue`) and then every record again
+//! for its id and time walked every byte twice in the sandbox; this walks it once. It accepts
+//! exactly the JSON that `serde_json` accepts (RFC 8259, nesting up to serde_json's 128 levels,
+//! nothing after the value), which `hostile_input.rs` checks against `serde_json` itself on
+//! arbitrary and damaged pages, with one deliberate difference: nesting deeper than 128 levels
+//! is refused (a Zendesk record has four), so the walk's recursion is bounded. Strings, most of a ticket's bytes, are skipped eight bytes at
+//! a time.
+
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
+
+/// Deepest nesting accepted (serde_json's own limit for typed parsing).
+const MAX_DEPTH: u32 = 128;
+
+/// Where and why the text is not JSON (or not the JSON asked for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub at: usize,
+    pub what: &'static str,
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.at)
+    }
+}
+
+/// A cursor over one JSON text. Each method consumes one value (and the whitespace before it).
+pub struct Scanner<'a> {
+    text: &'a str,
+    pos: usize,
+    depth: u32,
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(text: &'a str) -> Scanner<'a> {
+        Scanner {
+            text,
+            pos: 0,
+            depth: 0,
+        }
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.pos).copied()
+    }
+
+    fn error(&self, what: &'static str) -> SyntaxError {
+        SyntaxError { at: self.pos, what }
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Only whitespace may follow the value.
+    pub fn finish(mut self) -> Result<(), SyntaxError> {
+        self.skip_ws();
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(self.error("trailing characters")),
+        }
+    }
+
+    /// An object: `field(key, scanner)` is called at each member's value and must consume it.
+    /// Keys are unescaped.
+    pub fn object<E: From<SyntaxError>>(
+        &mut self,
+        field: impl FnMut(&str, &mut Scanner<'a>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.members(true, field)
+    }
+
+    /// An object's members; keys are unescaped only when `unescape` (else the callback gets "").
+    fn members<E: From<SyntaxError>>(
+        &mut self,
+        unescape: bool,
+        mut field: impl FnMut(&str, &mut Scanner<'a>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.skip_ws();
+        if self.peek() != Some(b'{') {
+            return Err(self.error("expected an object").into());
+        }
+        self.enter()?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a key").into());
+            }
+            let start = self.pos;
+            let escaped = self.string_raw()?;
+            let raw = &self.text[start..self.pos];
+            // Plain keys (all of Zendesk's) are compared in place; only an escaped one is
+            // unescaped, and only where the key matters.
+            let unescaped;
+            let key = match (unescape, escaped) {
+                (false, _) => "",
+                (true, false) => &raw[1..raw.len() - 1],
+                (true, true) => {
+                    unescaped = unescape_string(raw, start)?;
+                    unescaped.as_str()
+                }
+            };
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.error("expected `:`").into());
+            }
+            self.pos += 1;
+            field(key, self)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => break,
+                _ => return Err(self.error("expected `,` or `}`").into()),
+            }
+        }
+        self.pos += 1;
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// An array: `item(scanner)` is called at each element and must consume it.
+    pub fn array<E: From<SyntaxError>>(
+        &mut self,
+        mut item: impl FnMut(&mut Scanner<'a>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.skip_ws();
+        if self.peek() != Some(b'[') {
+            return Err(self.error("expected an array").into());
+        }
+        self.enter()?;
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            item(self)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => break,
+                _ => return Err(self.error("expected `,` or `]`").into()),
+            }
+        }
+        self.pos += 1;
+        self.depth -= 1;
+        Ok(())
+    }
+
+    fn enter(&mut self) -> Result<(), SyntaxError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error("recursion limit exceeded"));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// The exact text of whatever `f` consumes, from its first byte (whitespace before it
+    /// excluded).
+    pub fn spanned<E>(
+        &mut self,
+        f: impl FnOnce(&mut Scanner<'a>) -> Result<(), E>,
+    ) -> Result<&'a str, E> {
+        self.skip_ws();
+        let start = self.pos;
+        f(self)?;
+        Ok(&self.text[start..self.pos])
+    }
+
+    /// Any value, checked; returns its exact text.
+    pub fn value(&mut self) -> Result<&'a str, SyntaxError> {
+        self.spanned(Scanner::skip_value)
+    }
+
+    fn skip_value(&mut self) -> Result<(), SyntaxError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b'"') => self.string_raw().map(|_| ()),
+            Some(b'{') => self.members(false, |_, s| s.skip_value()),
+            Some(b'[') => self.array(Scanner::skip_value),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            None => Err(self.error("EOF while parsing a value")),
+            Some(_) => Err(self.error("expected value")),
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), SyntaxError> {
+        if self.bytes()[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.error("expected ident"))
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<(), SyntaxError> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.error("invalid number"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.error("invalid number"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Consumes a string (at its opening quote), checking escapes and refusing control
+    /// characters; returns whether it had escapes.
+    fn string_raw(&mut self) -> Result<bool, SyntaxError> {
+        let b = self.bytes();
+        let mut i = self.pos + 1;
+        let mut escaped = false;
+        loop {
+            // Eight bytes at a time up to the first `"`, `\` or control character.
+            while let Some(chunk) = b.get(i..i + 8) {
+                let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+                let special = special_bytes(word);
+                if special != 0 {
+                    i += (special.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            match b.get(i) {
+                None => {
+                    self.pos = i;
+                    return Err(self.error("EOF while parsing a string"));
+                }
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return Ok(escaped);
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    match b.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                        Some(b'u') => {
+                            let hex = b.get(i + 2..i + 6);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                self.pos = i;
+                                return Err(self.error("invalid \\u escape"));
+                            }
+                            i += 6;
+                        }
+                        _ => {
+                            self.pos = i;
+                            return Err(self.error("invalid escape"));
+                        }
+                    }
+                }
+                Some(&c) if c < 0x20 => {
+                    self.pos = i;
+                    return Err(self.error("control character while parsing a string"));
+                }
+                Some(_) => i += 1,
+            }
+        }
+    }
+}
+
+/// The high bit of each byte of `word` (little-endian) that may be `"`, `\` or below 0x20,
+/// by the has-zero-byte bit trick: the lowest bit set, if any, is always such a byte (a borrow
+/// can only mark bytes above a real one), so the scan can jump straight to it.
+fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    (zero_in(quote) | zero_in(backslash) | below_space) & HIGH
+}
+
+/// A checked string with escapes (quotes included), unescaped by serde_json.
+fn unescape_string(raw: &str, at: usize) -> Result<String, SyntaxError> {
+    serde_json::from_str::<String>(raw).map_err(|_| SyntaxError {
+        at,
+        what: "invalid string",
+    })
+}
+
+/// A page of records as the collector needs it: each record's exact text and the raw text of
+/// its top-level `FIELDS`, and the raw text of the envelope's `MEMBERS`.
+#[derive(Debug)]
+pub struct Page<'a, const FIELDS: usize, const MEMBERS: usize> {
+    /// Whether the list member was there at all (an empty list is a page; none is not).
+    pub has_list: bool,
+    pub records: Vec<&'a str>,
+    pub fields: Vec<[Option<&'a str>; FIELDS]>,
+    pub members: [Option<&'a str>; MEMBERS],
+}
+
+/// Why a body is not a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageError {
+    Syntax(SyntaxError),
+    /// A member or a record's field named twice (serde's derived parsers refuse it too).
+    Duplicate(&'static str),
+    /// The record at this index is not an object.
+    NotAnObject(usize),
+}
+
+impl From<SyntaxError> for PageError {
+    fn from(e: SyntaxError) -> PageError {
+        PageError::Syntax(e)
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageError::Syntax(e) => write!(f, "invalid JSON: {e}"),
+            PageError::Duplicate(name) => write!(f, "duplicate field `{name}`"),
+            PageError::NotAnObject(i) => write!(f, "record {i} is not an object"),
+        }
+    }
+}
+
+/// Walks a page once: an object whose member `list` is an array of objects (the records).
+pub fn page<'a, const FIELDS: usize, const MEMBERS: usize>(
+    text: &'a str,
+    list: &'static str,
+    fields: [&'static str; FIELDS],
+    members: [&'static str; MEMBERS],
+) -> Result<Page<'a, FIELDS, MEMBERS>, PageError> {
+    let mut page = Page {
+        has_list: false,
+        records: Vec::new(),
+        fields: Vec::new(),
+        members: [None; MEMBERS],
+    };
+    let mut scanner = Scanner::new(text);
+    scanner.object(|key, s| {
+        if key == list {
+            if page.has_list {
+                return Err(PageError::Duplicate(list));
+            }
+            page.has_list = true;
+            return s.array(|s| {
+                let mut found = [None; FIELDS];
+                s.skip_ws();
+                if s.peek() != Some(b'{') {
+                    return Err(PageError::NotAnObject(page.records.len()));
+                }
+                let record = s.spanned(|s| {
+                    s.object(|key, s| match fields.iter().position(|f| *f == key) {
+                        Some(i) => once(&mut found[i], fields[i], s.value()?),
+                        None => s.skip_value().map_err(PageError::from),
+                    })
+                })?;
+                page.records.push(record);
+                page.fields.push(found);
+                Ok(())
+            });
+        }
+        match members.iter().position(|m| *m == key) {
+            Some(i) => once(&mut page.members[i], members[i], s.value()?),
+            None => s.skip_value().map_err(PageError::from),
+        }
+    })?;
+    scanner.finish()?;
+    Ok(page)
+}
+
+fn once<'a>(slot: &mut Option<&'a str>, name: &'static str, raw: &'a str) -> Result<(), PageError> {
+    match slot.replace(raw) {
+        Some(_) => Err(PageError::Duplicate(name)),
+        None => Ok(()),
+    }
+}
+
+/// A field's raw text as `T`, as serde's derived parser would read it.
+pub fn field<T: DeserializeOwned>(name: &str, raw: Option<&str>) -> Result<T, String> {
+    let raw = raw.ok_or_else(|| format!("missing field `{name}`"))?;
+    serde_json::from_str(raw).map_err(|e| format!("field `{name}`: {e}"))
+}
+
+/// A string field, borrowed from the page when it has no escapes.
+pub fn str_field<'a>(name: &str, raw: Option<&'a str>) -> Result<Cow<'a, str>, String> {
+    let raw = raw.ok_or_else(|| format!("missing field `{name}`"))?;
+    match serde_json::from_str::<&str>(raw) {
+        Ok(s) => Ok(Cow::Borrowed(s)),
+        Err(_) => serde_json::from_str::<String>(raw)
+            .map(Cow::Owned)
+            .map_err(|e| format!("field `{name}`: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tickets(text: &str) -> Result<Page<'_, 2, 1>, PageError> {
+        page(
+            text,
+            "tickets",
+            ["id", "generated_timestamp"],
+            ["end_of_stream"],
+        )
+    }
+
+    #[test]
+    fn records_keep_their_exact_bytes_and_fields_are_found_past_tricky_values() {
+        let text = r#" { "tickets" : [ {"subject" : "a \"q\" {b} [c] \\", "via": {"id": 9, "x": ["}", "]"]},
+            "tags":[[],{}], "id" : 42 ,"n":-1.5e3,"t":true, "generated_timestamp":7 } ,{"id":1,"generated_timestamp":2}],
+            "end_of_stream": false, "other": {"id": 3} } "#;
+        let p = tickets(text).unwrap();
+        assert!(p.has_list);
+        assert!(p.records[0].starts_with(r#"{"subject""#) && p.records[0].ends_with("7 }"));
+        assert_eq!(p.records[1], r#"{"id":1,"generated_timestamp":2}"#);
+        assert_eq!(p.fields[0], [Some("42"), Some("7")]);
+        assert_eq!(p.members, [Some("false")]);
+    }
+
+    #[test]
+    fn nested_fields_of_the_same_name_are_not_the_records() {
+        let p = tickets(r#"{"tickets":[{"via":{"id":1},"list":[{"id":2}]}]}"#).unwrap();
+        assert_eq!(p.fields[0], [None, None]);
+        assert_eq!(field::<u64>("id", None), Err("missing field `id`".into()));
+    }
+
+    #[test]
+    fn escaped_keys_are_compared_unescaped() {
+        let p = tickets(r#"{"tick\u0065ts":[{"\u0069d":5}]}"#).unwrap();
+        assert_eq!(p.fields[0][0], Some("5"));
+    }
+
+    #[test]
+    fn a_field_or_member_named_twice_is_refused() {
+        for text in [
+            r#"{"tickets":[{"id":1,"x":2,"id":1}]}"#,
+            r#"{"tickets":[{"id":1,"\u0069d":1}]}"#,
+        ] {
+            assert_eq!(tickets(text).unwrap_err(), PageError::Duplicate("id"));
+        }
+        assert_eq!(
+            tickets(r#"{"tickets":[],"tickets":[]}"#).unwrap_err(),
+            PageError::Duplicate("tickets")
+        );
+        assert_eq!(
+            tickets(r#"{"end_of_stream":true,"end_of_stream":true}"#).unwrap_err(),
+            PageError::Duplicate("end_of_stream")
+        );
+    }
+
+    #[test]
+    fn records_that_are_not_objects_are_refused() {
+        assert_eq!(
+            tickets(r#"{"tickets":[{},[1]]}"#).unwrap_err(),
+            PageError::NotAnObject(1)
+        );
+        assert_eq!(
+            tickets(r#"{"tickets":[7]}"#).unwrap_err(),
+            PageError::NotAnObject(0)
+        );
+        assert!(!tickets(r#"{"x":[]}"#).unwrap().has_list);
+    }
+
+    #[test]
+    fn what_is_not_json_is_refused_with_where() {
+        for (text, what) in [
+            (r#"{"tickets":[]} x"#, "trailing characters"),
+            (r#"{"x":[}"#, "expected value"),
+            (r#"{"tickets":[],}"#, "expected a key"),
+            (r#"{"a":01}"#, "expected `,` or `}`"),
+            (r#"{"a":1.}"#, "invalid number"),
+            (r#"{"a":-}"#, "invalid number"),
+            (r#"{"a":1e}"#, "invalid number"),
+            (r#"{"a":tru}"#, "expected ident"),
+            (r#"{"a":"\x"}"#, "invalid escape"),
+            (r#"{"a":"\u12g4"}"#, "invalid \\u escape"),
+            (
+                "{\"a\":\"tab\there\"}",
+                "control character while parsing a string",
+            ),
+            (r#"{"a":"open"#, "EOF while parsing a string"),
+            (r#"{"a":"#, "EOF while parsing a value"),
+            (r#"[1]"#, "expected an object"),
+        ] {
+            match tickets(text) {
+                Err(PageError::Syntax(e)) => assert_eq!(e.what, what, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = |n: usize| format!(r#"{{"x":{}{}}}"#, "[".repeat(n), "]".repeat(n));
+        assert!(tickets(&deep(MAX_DEPTH as usize - 1)).is_ok());
+        match tickets(&deep(MAX_DEPTH as usize)) {
+            Err(PageError::Syntax(e)) => assert_eq!(e.what, "recursion limit exceeded"),
+            other => panic!("{other:?}"),
+        }
+        // Far deeper input is refused as quickly, without exhausting the stack.
+        assert!(tickets(&deep(1_000_000)).is_err());
+    }
+
+    #[test]
+    fn the_eight_byte_filter_finds_the_first_special_byte_exactly() {
+        let specials: Vec<u8> = (0u8..0x20).chain([b'"', b'\\']).collect();
+        let fillers = [
+            b'a', b' ', 0x01, 0x7f, 0x80, 0xff, b'!', b'#', b']', b'"', b'\\',
+        ];
+        for &special in &specials {
+            for at in 0..8 {
+                for filler in fillers {
+                    // Ordinary bytes before the special one, anything after it.
+                    let mut bytes = [b'x'; 8];
+                    bytes[at] = special;
+                    for after in bytes.iter_mut().skip(at + 1) {
+                        *after = filler;
+                    }
+                    let found = special_bytes(u64::from_le_bytes(bytes));
+                    assert_eq!(found.trailing_zeros() / 8, at as u32, "{bytes:?}");
+                }
+            }
+        }
+        assert_eq!(special_bytes(u64::from_le_bytes(*b"abcdefgh")), 0);
+        let text = "é ü ✓".as_bytes();
+        assert_eq!(
+            special_bytes(u64::from_le_bytes(text[..8].try_into().unwrap())),
+            0
+        );
+    }
+
+    #[test]
+    fn field_values_are_typed_by_serde() {
+        assert!(field::<u64>("id", Some("-1")).is_err());
+        assert!(field::<u64>("id", Some("1.5")).is_err());
+        assert!(field::<u64>("id", Some("\"1\"")).is_err());
+        assert_eq!(field::<i64>("t", Some("-3")), Ok(-3));
+        assert_eq!(field::<Option<String>>("c", Some("null")), Ok(None));
+        assert_eq!(
+            str_field("s", Some(r#""plain""#)),
+            Ok(Cow::Borrowed("plain"))
+        );
+        assert_eq!(
+            str_field("s", Some(r#""a\nb""#)),
+            Ok(Cow::Owned("a\nb".into()))
+        );
+        assert!(str_field("s", Some("5")).is_err());
+        assert!(str_field("s", Some("null")).is_err());
+    }
+}
