@@ -182,6 +182,8 @@ pub struct Egress {
     policy: Arc<EgressPolicy>,
     stats: PassStats,
     mode: Mode,
+    /// The most of a gzip body inflated for the component (content_decoding.rs).
+    max_body_bytes: u64,
 }
 
 impl Egress {
@@ -194,7 +196,15 @@ impl Egress {
             policy,
             stats,
             mode,
+            max_body_bytes: u64::MAX,
         }
+    }
+
+    /// Gzip bodies are inflated up to `max_page_bytes`, the component's own cap, plus room
+    /// for the read that finds the body too large, so the component's error is the one seen.
+    pub fn inflating_up_to(mut self, max_page_bytes: u64) -> Egress {
+        self.max_body_bytes = max_page_bytes.saturating_add(1 << 20);
+        self
     }
 }
 
@@ -273,6 +283,7 @@ impl WasiHttpHooks for Egress {
             });
         }
         let sender = self.policy.sender.clone();
+        let max_body_bytes = self.max_body_bytes;
         Box::new(async move {
             use http_body_util::BodyExt;
             let sent = match sender {
@@ -296,6 +307,8 @@ impl WasiHttpHooks for Egress {
                 }
             };
             count(&response);
+            // Inflated before the recorder sees it: a cassette holds what the guest read.
+            let response = crate::content_decoding::gunzip(response, max_body_bytes);
             let response = match pending {
                 Some(pending) => pending.responded(response),
                 None => response,

@@ -6,6 +6,7 @@ pub mod cassette;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod content_decoding;
 pub mod control;
 pub mod credentials;
 pub mod egress;

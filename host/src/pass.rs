@@ -294,7 +294,8 @@ pub(crate) async fn one_pass(
     };
     let stats = PassStats::default();
     let mut state = PassState::new(
-        Egress::with_mode(Arc::clone(&config.egress), stats.clone(), mode.clone()),
+        Egress::with_mode(Arc::clone(&config.egress), stats.clone(), mode.clone())
+            .inflating_up_to(config.max_page_bytes),
         Arc::clone(&store),
         KeyPolicy::new(&config.prefix, &config.state_key),
         control,
