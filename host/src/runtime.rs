@@ -7,7 +7,8 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
 use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ProfilingStrategy, Store,
 };
 
 use crate::bindings::zendesk::crm::{checkpoint_store, log, object_store, pass_control, types};
@@ -96,6 +97,11 @@ impl Runtime {
                 .total_tables(256)
                 .max_memory_size(1 << 30);
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        // For profiling the component's compiled code (`perf record`; see README, Performance):
+        // a /tmp/perf-PID.map that names each wasm function.
+        if std::env::var_os("ZENDESK_CRM_BENCH_PERFMAP").is_some() {
+            config.profiler(ProfilingStrategy::PerfMap);
         }
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine)?;
