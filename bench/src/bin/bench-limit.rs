@@ -1,13 +1,20 @@
 //! "The limit" for the benchmarks (issue 9): the least work that moves the incremental ticket
-//! export into a local directory with the host's HTTP stack, and nothing else.
+//! export into a local directory or S3 with the host's HTTP stack, and nothing else.
 //!
-//! `bench-limit BASE_URL EMAIL TOKEN OUT_DIR [PER_PAGE]` pages through
+//! `bench-limit BASE_URL EMAIL TOKEN OUT [PER_PAGE]` pages through
 //! `/api/v2/incremental/tickets/cursor.json` from `start_time=0` until `end_of_stream`, and
-//! writes each decoded body as one file. Like the host (wasmtime-wasi-http's default sender on
-//! plain HTTP) it opens one connection per request with hyper's HTTP/1 client, asks for gzip
-//! and inflates with flate2; like the host's local store it writes a new file, fsyncs it and
-//! its directory. No sandbox, no validation, no checkpoint: it reads only `after_cursor` and
-//! `end_of_stream`. Prints `records pages bytes` on stdout.
+//! stores each decoded body as one object. Like the host (wasmtime-wasi-http's default sender
+//! on plain HTTP) it opens one connection per request with hyper's HTTP/1 client, asks for gzip
+//! and inflates with flate2. No sandbox, no validation, no checkpoint: it reads only
+//! `after_cursor` and `end_of_stream`. Prints `records pages bytes` on stdout.
+//!
+//! - `OUT` a directory: like the host's local store, a new file, fsynced, then its directory.
+//! - `OUT` `s3://BUCKET/PREFIX`: a PutObject per page with the host's own client
+//!   ([`zendesk_crm::storage::s3::client`], configured from the environment as `zendesk-crm
+//!   run` is: `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` with path-style addressing, region
+//!   and credentials from the standard chain) and the host's request for an object: content
+//!   type `application/json`, create-only (`If-None-Match: *`). Any failure, 412 included,
+//!   stops it: the bench gives it an empty bucket.
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
@@ -20,6 +27,7 @@ use hyper::body::Bytes;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use tokio::net::TcpStream;
+use zendesk_crm::storage::s3::{self, S3Settings};
 
 #[derive(Deserialize)]
 struct Envelope {
@@ -78,11 +86,79 @@ fn store(dir: &Path, name: &str, body: &[u8]) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Where the pages go.
+enum Out {
+    Dir(std::path::PathBuf),
+    S3 {
+        client: s3::Client,
+        bucket: String,
+        prefix: String,
+    },
+}
+
+impl Out {
+    async fn open(out: &str) -> anyhow::Result<Out> {
+        let Some(rest) = out.strip_prefix("s3://") else {
+            let dir = Path::new(out);
+            std::fs::create_dir_all(dir)?;
+            return Ok(Out::Dir(dir.to_owned()));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            bail!("s3://BUCKET/PREFIX: the bucket is empty");
+        }
+        // As config.rs resolves them for `zendesk-crm run` without --s3-endpoint: the SDK's
+        // endpoint variables, any of which means path-style addressing; HTTP_TIMEOUT's default.
+        let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+        let settings = S3Settings {
+            bucket: bucket.to_owned(),
+            state_key: String::new(), // no checkpoint
+            path_style: endpoint.is_some(),
+            endpoint,
+            sse_kms_key_id: None,
+            attempt_timeout: std::time::Duration::from_secs(60),
+        };
+        let (client, _region) = s3::client(&settings).await?;
+        Ok(Out::S3 {
+            client,
+            bucket: settings.bucket,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    async fn store(&self, name: &str, body: Vec<u8>) -> anyhow::Result<()> {
+        match self {
+            Out::Dir(dir) => Ok(store(dir, name, &body)?),
+            Out::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                // What S3Store::send_put sends for a page object (no compression, no KMS).
+                let key = format!("{prefix}{name}");
+                client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .content_type("application/json")
+                    .body(body.into())
+                    .if_none_match("*")
+                    .send()
+                    .await
+                    .with_context(|| format!("PutObject s3://{bucket}/{key}"))?;
+                Ok(())
+            }
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [base, email, token, out, rest @ ..] = &args[..] else {
-        bail!("usage: bench-limit BASE_URL EMAIL TOKEN OUT_DIR [PER_PAGE]");
+        bail!("usage: bench-limit BASE_URL EMAIL TOKEN OUT_DIR|s3://BUCKET/PREFIX [PER_PAGE]");
     };
     let per_page: u32 = rest.first().map_or(Ok(1000), |p| p.parse())?;
     let authority = base
@@ -93,8 +169,7 @@ async fn main() -> anyhow::Result<()> {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{email}/token:{token}"))
     );
-    let dir = Path::new(out);
-    std::fs::create_dir_all(dir)?;
+    let out = Out::open(out).await?;
     let mut path =
         format!("/api/v2/incremental/tickets/cursor.json?start_time=0&per_page={per_page}");
     let (mut records, mut pages, mut bytes) = (0u64, 0u64, 0u64);
@@ -105,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
         if !page.tickets.is_empty() {
             records += page.tickets.len() as u64;
             bytes += body.len() as u64;
-            store(dir, &format!("{pages:06}.json"), &body)?;
+            out.store(&format!("{pages:06}.json"), body).await?;
         }
         match (page.end_of_stream, page.after_cursor) {
             (false, Some(cursor)) => {
