@@ -16,7 +16,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_sdk_s3::Client;
+pub use aws_sdk_s3::Client;
 use aws_sdk_s3::config::interceptors::InterceptorContext;
 use aws_sdk_s3::config::retry::{ClassifyRetry, RetryAction, RetryConfig};
 use aws_sdk_s3::config::timeout::TimeoutConfig;
@@ -103,45 +103,53 @@ pub struct S3Store {
     lost: Mutex<Option<String>>,
 }
 
+/// The S3 client of every store (and of the benchmarks' limit, so both send with one
+/// configuration): the standard AWS configuration chain (environment, profile, web identity,
+/// ECS and instance-metadata credentials), rustls on ring, our retry and timeout settings.
+/// Returns it with the region it signs for. Makes no request.
+pub async fn client(settings: &S3Settings) -> Result<(Client, String), OpenError> {
+    // rustls on ring: the wasmtime HTTP stack already builds both, and unlike aws-lc it
+    // needs no cmake or assembler toolchain.
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(settings.attempt_timeout)
+                .build(),
+        )
+        .load()
+        .await;
+    let explicit_endpoint = settings.endpoint.is_some();
+    let region = match shared.region() {
+        Some(r) => r.clone(),
+        None if explicit_endpoint => Region::new(DEFAULT_COMPATIBLE_REGION),
+        None => return Err(OpenError::NoRegion),
+    };
+    let mut config = aws_sdk_s3::config::Builder::from(&shared)
+        .region(region.clone())
+        .force_path_style(settings.path_style)
+        .retry_classifier(ConflictIsTransient)
+        // Checksums only where S3 requires them: many S3-compatible stores reject the
+        // newer aws-chunked trailers. The payload is still covered by the SigV4 signature.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
+    if let Some(endpoint) = &settings.endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    Ok((Client::from_conf(config.build()), region.to_string()))
+}
+
 impl S3Store {
-    /// Builds a client from the standard AWS configuration chain (environment, profile,
-    /// web identity, ECS and instance-metadata credentials) for one pass. Makes no request.
+    /// A store on [`client`] for one pass. Makes no request.
     pub async fn open(settings: S3Settings) -> Result<S3Store, OpenError> {
-        // rustls on ring: the wasmtime HTTP stack already builds both, and unlike aws-lc it
-        // needs no cmake or assembler toolchain.
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(settings.attempt_timeout)
-                    .build(),
-            )
-            .load()
-            .await;
-        let explicit_endpoint = settings.endpoint.is_some();
-        let region = match shared.region() {
-            Some(r) => r.clone(),
-            None if explicit_endpoint => Region::new(DEFAULT_COMPATIBLE_REGION),
-            None => return Err(OpenError::NoRegion),
-        };
-        let mut config = aws_sdk_s3::config::Builder::from(&shared)
-            .region(region.clone())
-            .force_path_style(settings.path_style)
-            .retry_classifier(ConflictIsTransient)
-            // Checksums only where S3 requires them: many S3-compatible stores reject the
-            // newer aws-chunked trailers. The payload is still covered by the SigV4 signature.
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
-        if let Some(endpoint) = &settings.endpoint {
-            config = config.endpoint_url(endpoint);
-        }
+        let (client, region) = client(&settings).await?;
         Ok(S3Store {
-            client: Client::from_conf(config.build()),
-            region: region.to_string(),
+            client,
+            region,
             bucket: settings.bucket,
             state_key: settings.state_key,
             sse_kms_key_id: settings.sse_kms_key_id,
@@ -251,6 +259,8 @@ impl S3Store {
     }
 
     /// Every PutObject: objects, the checkpoint and its reset copy. Returns the new ETag.
+    /// (The benchmarks' limit, bench/src/bin/bench-limit.rs, sends what this sends for a page
+    /// object; keep the two alike.)
     async fn send_put(
         &self,
         key: &str,
