@@ -236,11 +236,16 @@ struct DerivedStamp {
 }
 
 /// The records and stamps of a page as serde read them, or None where it refused the page.
+/// One deliberate difference: serde's derived parser also reads a struct from an array
+/// (`[1, 2]` as id 1, time 2); the walk refuses a record that is not an object.
 fn derived(text: &str) -> Option<Vec<(String, u64, i64)>> {
     let page: DerivedPage<'_> = serde_json::from_str(text).ok()?;
     page.tickets
         .iter()
         .map(|r| {
+            if !r.get().starts_with('{') {
+                return None;
+            }
             let s: DerivedStamp = serde_json::from_str(r.get()).ok()?;
             Some((r.get().to_owned(), s.id, s.generated_timestamp))
         })

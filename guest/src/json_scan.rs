@@ -77,15 +77,6 @@ impl<'a> Scanner<'a> {
     /// Keys are unescaped.
     pub fn object<E: From<SyntaxError>>(
         &mut self,
-        field: impl FnMut(&str, &mut Scanner<'a>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        self.members(true, field)
-    }
-
-    /// An object's members; keys are unescaped only when `unescape` (else the callback gets "").
-    fn members<E: From<SyntaxError>>(
-        &mut self,
-        unescape: bool,
         mut field: impl FnMut(&str, &mut Scanner<'a>) -> Result<(), E>,
     ) -> Result<(), E> {
         self.skip_ws();
@@ -108,15 +99,13 @@ impl<'a> Scanner<'a> {
             let escaped = self.string_raw()?;
             let raw = &self.text[start..self.pos];
             // Plain keys (all of Zendesk's) are compared in place; only an escaped one is
-            // unescaped, and only where the key matters.
+            // unescaped.
             let unescaped;
-            let key = match (unescape, escaped) {
-                (false, _) => "",
-                (true, false) => &raw[1..raw.len() - 1],
-                (true, true) => {
-                    unescaped = unescape_string(raw, start)?;
-                    unescaped.as_str()
-                }
+            let key = if escaped {
+                unescaped = unescape_string(raw, start)?;
+                unescaped.as_str()
+            } else {
+                &raw[1..raw.len() - 1]
             };
             self.skip_ws();
             if self.peek() != Some(b':') {
@@ -192,19 +181,88 @@ impl<'a> Scanner<'a> {
         self.spanned(Scanner::skip_value)
     }
 
+    /// Skips one value, checking it. Iterative: the open containers are bits of a `u128`
+    /// (set for an object), so nested content costs no call per level.
     fn skip_value(&mut self) -> Result<(), SyntaxError> {
-        self.skip_ws();
-        match self.peek() {
-            Some(b'"') => self.string_raw().map(|_| ()),
-            Some(b'{') => self.members(false, |_, s| s.skip_value()),
-            Some(b'[') => self.array(Scanner::skip_value),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            None => Err(self.error("EOF while parsing a value")),
-            Some(_) => Err(self.error("expected value")),
+        let base = self.depth;
+        let mut objects: u128 = 0;
+        loop {
+            // A value is expected here.
+            self.skip_ws();
+            match self.peek() {
+                Some(b'"') => {
+                    self.string_raw()?;
+                }
+                Some(open @ (b'{' | b'[')) => {
+                    self.enter()?;
+                    let bit = 1u128 << (self.depth - base - 1);
+                    let object = open == b'{';
+                    if object {
+                        objects |= bit;
+                    } else {
+                        objects &= !bit;
+                    }
+                    self.skip_ws();
+                    if self.peek() == Some(if object { b'}' } else { b']' }) {
+                        self.pos += 1;
+                        self.depth -= 1;
+                    } else {
+                        if object {
+                            self.key()?;
+                        }
+                        continue;
+                    }
+                }
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(b'n') => self.literal(b"null")?,
+                Some(b'-' | b'0'..=b'9') => self.number()?,
+                None => return Err(self.error("EOF while parsing a value")),
+                Some(_) => return Err(self.error("expected value")),
+            }
+            // A value ended: close what ends here, or go on to the next member or element.
+            loop {
+                if self.depth == base {
+                    return Ok(());
+                }
+                let object = objects & (1u128 << (self.depth - base - 1)) != 0;
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if object {
+                            self.key()?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if object => {
+                        self.pos += 1;
+                        self.depth -= 1;
+                    }
+                    Some(b']') if !object => {
+                        self.pos += 1;
+                        self.depth -= 1;
+                    }
+                    _ if object => return Err(self.error("expected `,` or `}`")),
+                    _ => return Err(self.error("expected `,` or `]`")),
+                }
+            }
         }
+    }
+
+    /// A member's key and its colon, skipped (not unescaped).
+    fn key(&mut self) -> Result<(), SyntaxError> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.error("expected a key"));
+        }
+        self.string_raw()?;
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.error("expected `:`"));
+        }
+        self.pos += 1;
+        Ok(())
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<(), SyntaxError> {
