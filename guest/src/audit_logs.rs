@@ -67,7 +67,7 @@ pub fn parse_page(body: &[u8]) -> Result<ParsedPage<'_>, String> {
         .map_err(|e| format!("audit log page has an invalid meta: {e}"))?;
     let mut stamps = Vec::with_capacity(page.records.len());
     for (i, [id, created_at]) in page.fields.into_iter().enumerate() {
-        let (id, created_at) = json_scan::field::<u64>("id", id)
+        let (id, created_at) = json_scan::int_field::<u64>("id", id)
             .and_then(|id| Ok((id, json_scan::str_field("created_at", created_at)?)))
             .map_err(|e| format!("audit log {i} lacks a valid id or created_at: {e}"))?;
         let time = OffsetDateTime::parse(&created_at, &Rfc3339)

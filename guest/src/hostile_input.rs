@@ -264,8 +264,8 @@ fn walked(text: &str) -> Option<Vec<(String, u64, i64)>> {
         .map(|(r, [id, t])| {
             Some((
                 (*r).to_owned(),
-                json_scan::field("id", id).ok()?,
-                json_scan::field("generated_timestamp", t).ok()?,
+                json_scan::int_field("id", id).ok()?,
+                json_scan::int_field("generated_timestamp", t).ok()?,
             ))
         })
         .collect()

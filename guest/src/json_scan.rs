@@ -181,11 +181,11 @@ impl<'a> Scanner<'a> {
         self.spanned(Scanner::skip_value)
     }
 
-    /// Skips one value, checking it. Iterative: the open containers are bits of a `u128`
-    /// (set for an object), so nested content costs no call per level.
+    /// Skips one value, checking it. Iterative: the open containers are 128 bits (set for an
+    /// object), so nested content costs no call per level.
     fn skip_value(&mut self) -> Result<(), SyntaxError> {
         let base = self.depth;
-        let mut objects: u128 = 0;
+        let mut objects = [0u64; 2];
         loop {
             // A value is expected here.
             self.skip_ws();
@@ -195,12 +195,13 @@ impl<'a> Scanner<'a> {
                 }
                 Some(open @ (b'{' | b'[')) => {
                     self.enter()?;
-                    let bit = 1u128 << (self.depth - base - 1);
+                    let level = (self.depth - base - 1) as usize;
+                    let (word, bit) = (level / 64, 1u64 << (level % 64));
                     let object = open == b'{';
                     if object {
-                        objects |= bit;
+                        objects[word] |= bit;
                     } else {
-                        objects &= !bit;
+                        objects[word] &= !bit;
                     }
                     self.skip_ws();
                     if self.peek() == Some(if object { b'}' } else { b']' }) {
@@ -225,7 +226,8 @@ impl<'a> Scanner<'a> {
                 if self.depth == base {
                     return Ok(());
                 }
-                let object = objects & (1u128 << (self.depth - base - 1)) != 0;
+                let level = (self.depth - base - 1) as usize;
+                let object = objects[level / 64] & (1u64 << (level % 64)) != 0;
                 self.skip_ws();
                 match self.peek() {
                     Some(b',') => {
@@ -266,7 +268,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<(), SyntaxError> {
-        if self.bytes()[self.pos..].starts_with(word) {
+        if self.bytes().get(self.pos..self.pos + word.len()) == Some(word) {
             self.pos += word.len();
             Ok(())
         } else {
@@ -482,6 +484,23 @@ pub fn field<T: DeserializeOwned>(name: &str, raw: Option<&str>) -> Result<T, St
     serde_json::from_str(raw).map_err(|e| format!("field `{name}`: {e}"))
 }
 
+/// An integer field (ids, times): plain digits, as every record has, are read directly; any
+/// other text goes to serde_json, so the result and the errors are serde's either way.
+pub fn int_field<T: DeserializeOwned + std::str::FromStr>(
+    name: &str,
+    raw: Option<&str>,
+) -> Result<T, String> {
+    if let Some(digits) = raw
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits.len() == 1 || !digits.starts_with('0'))
+        && let Ok(n) = digits.parse()
+    {
+        return Ok(n);
+    }
+    field(name, raw)
+}
+
 /// A string field, borrowed from the page when it has no escapes.
 pub fn str_field<'a>(name: &str, raw: Option<&'a str>) -> Result<Cow<'a, str>, String> {
     let raw = raw.ok_or_else(|| format!("missing field `{name}`"))?;
@@ -629,6 +648,36 @@ mod tests {
             special_bytes(u64::from_le_bytes(text[..8].try_into().unwrap())),
             0
         );
+    }
+
+    #[test]
+    fn integer_fields_read_as_serde_reads_them() {
+        for raw in [
+            "0",
+            "7",
+            "-0",
+            "-7",
+            "1.0",
+            "1e3",
+            "007",
+            "",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9223372036854775808",
+            "\"5\"",
+            "null",
+        ] {
+            assert_eq!(
+                int_field::<u64>("id", Some(raw)).ok(),
+                serde_json::from_str::<u64>(raw).ok(),
+                "{raw}"
+            );
+            assert_eq!(
+                int_field::<i64>("t", Some(raw)).ok(),
+                serde_json::from_str::<i64>(raw).ok(),
+                "{raw}"
+            );
+        }
     }
 
     #[test]

@@ -69,10 +69,10 @@ pub fn parse_page(body: &[u8]) -> Result<ParsedPage<'_>, String> {
         json_scan::field("end_of_stream", end_of_stream).map_err(not_a_page)?;
     let mut stamps = Vec::with_capacity(page.records.len());
     for (i, [id, time]) in page.fields.into_iter().enumerate() {
-        let stamp = json_scan::field("id", id).and_then(|id| {
+        let stamp = json_scan::int_field("id", id).and_then(|id| {
             Ok(RecordStamp {
                 id,
-                time: json_scan::field("generated_timestamp", time)?,
+                time: json_scan::int_field("generated_timestamp", time)?,
             })
         });
         stamps.push(
