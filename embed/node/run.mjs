@@ -453,6 +453,10 @@ async function load(componentBytes, host) {
   const { instantiate } = await import(pathToFileURL(path.join(dir, "collector.js")).href);
   const shim = await import("@bytecodealliance/preview2-shim");
   const { cli, clocks, io } = shim;
+  // No signals here, so a wait is a plain sleep; the component's calls are synchronous, so it
+  // blocks the thread (the pass has nothing else to do meanwhile). `ms` is a u64: a BigInt.
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const waitMs = (ms) => { Atomics.wait(sleeper, 0, 0, Number(ms)); };
   // Not the process's: the component gets no environment variables, arguments or cwd.
   const environment = { getEnvironment: () => [], getArguments: () => [], initialCwd: () => undefined };
   const root = await instantiate(
@@ -477,7 +481,7 @@ async function load(componentBytes, host) {
       "wasi:io/streams": io.streams,
       "zendesk:crm/object-store": host.objectStore,
       "zendesk:crm/checkpoint-store": host.checkpointStore,
-      "zendesk:crm/pass-control": { stopRequested: () => undefined, timeLeftMs: () => undefined },
+      "zendesk:crm/pass-control": { stopRequested: () => undefined, timeLeftMs: () => undefined, waitMs },
       "zendesk:crm/log": { emit: emitLog },
     },
   );

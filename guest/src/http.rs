@@ -179,11 +179,19 @@ fn read_body(
         .map_err(|()| HttpError::Transport("response body stream already taken".into()))?;
     let mut out = Vec::new();
     let ready = stream.subscribe();
+    // Each read takes all the host has (one frame) up to one byte past the cap: the first
+    // chunk becomes the body as it is, so a body that arrives in one piece is copied into the
+    // component once and never again.
+    let most = max_bytes.saturating_add(1);
     loop {
-        match stream.read(64 * 1024) {
+        match stream.read(most.saturating_sub(out.len() as u64).max(1)) {
             Ok(chunk) if chunk.is_empty() => wait(&ready, deadline)?,
             Ok(chunk) => {
-                out.extend_from_slice(&chunk);
+                if out.is_empty() {
+                    out = chunk;
+                } else {
+                    out.extend_from_slice(&chunk);
+                }
                 if out.len() as u64 > max_bytes {
                     return Err(HttpError::TooLarge(max_bytes));
                 }

@@ -216,8 +216,9 @@ fn give_up(why: &str, attempts: u32) -> Failure {
     }
 }
 
+/// The host ends the wait early on a shutdown; the next turn of the loop then stops.
 fn sleep_ms(ms: u64) {
-    monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000)).block();
+    pass_control::wait_ms(ms);
 }
 
 /// The start of a body for an error message: enough to recognise it, never a whole page.

@@ -2,8 +2,8 @@
 //! wasmtime-wasi's in the linker. It reads tokio's clock, and its timers are tokio timers, so
 //! when a replay pauses tokio's clock every reading and every wait the guest makes is virtual:
 //! a `Retry-After: 30` advances the clock by 30 s at once. It also keeps the waits the guest
-//! asked for (`subscribe-duration`: back-off and `Retry-After`), so tests and the summary can
-//! show them without measuring wall-clock time.
+//! asked for (`pass-control.wait-ms`, or a `subscribe-duration`: back-off, `Retry-After`, the
+//! rate budget), so tests and the summary can show them without measuring wall-clock time.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,6 +37,13 @@ impl GuestClock {
     /// Every wait the guest asked for, in order.
     pub fn waits(&self) -> Vec<Duration> {
         self.waits.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// Keeps a wait the guest asked for through `pass-control.wait-ms`.
+    pub fn note_wait(&self, wait: Duration) {
+        if let Ok(mut waits) = self.waits.lock() {
+            waits.push(wait);
+        }
     }
 
     /// Time on this clock since the pass started (virtual in a replay).
@@ -115,9 +122,7 @@ impl monotonic_clock::Host for ClockView<'_> {
         &mut self,
         ns: monotonic_clock::Duration,
     ) -> wasmtime::Result<Resource<DynPollable>> {
-        if let Ok(mut waits) = self.clock.waits.lock() {
-            waits.push(Duration::from_nanos(ns));
-        }
+        self.clock.note_wait(Duration::from_nanos(ns));
         timer(self.table, ns)
     }
 }

@@ -219,6 +219,16 @@ impl pass_control::Host for PassState {
     async fn time_left_ms(&mut self) -> Option<u64> {
         self.control.time_left_ms()
     }
+
+    async fn wait_ms(&mut self, ms: u64) {
+        let wait = std::time::Duration::from_millis(ms);
+        self.clock.note_wait(wait);
+        // On tokio's clock, so a replay's paused clock makes the wait virtual.
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = self.control.stop.requested() => {}
+        }
+    }
 }
 
 impl log::Host for PassState {

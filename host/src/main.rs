@@ -27,11 +27,18 @@ fn main() -> ExitCode {
     // A replay runs on one thread with tokio's clock paused: time then advances only when
     // everything waits on a timer, so the guest's waits cost no real time (and blocking file
     // I/O holds the clock still while it runs).
+    // One pass (`run` of one account) is one task that waits in turn on the network, the
+    // store and the component: one thread runs it without handing work between threads.
     let runtime = match &cli.command {
         Command::Replay(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .start_paused(true)
             .build(),
+        Command::Run(args) if args.feeds.file.is_none() => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
         _ => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),

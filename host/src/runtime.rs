@@ -2,6 +2,8 @@
 //! (and shared by every pass of a `serve` process).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -25,9 +27,11 @@ pub static EMBEDDED_COMPONENT: &[u8] =
 /// than this (tests) gets a grace as long as itself: see [`grace_for`].
 pub const DEADLINE_GRACE: Duration = Duration::from_secs(30);
 
-/// How often the engine's epoch advances. A running guest yields to tokio at every tick
-/// (epoch interruption), so a component in a pure CPU loop still meets its timeout: the
-/// cost is one check per loop back-edge and function entry, and one yield per tick.
+/// How often the engine's epoch advances while some guest computes. A running guest yields
+/// to tokio at every tick (epoch interruption), so a component in a pure CPU loop still meets
+/// its timeout and shares the threads with other feeds' passes: the cost is one check per
+/// loop back-edge and function entry, and one yield per tick. While every guest waits (in a
+/// host call, for a response, a timer or a store), the ticker sleeps and costs nothing.
 pub const EPOCH_TICK: Duration = Duration::from_millis(20);
 
 /// The grace a pass with this deadline gets past it before the component is stopped.
@@ -48,23 +52,93 @@ pub enum PassResult {
 pub struct Runtime {
     engine: Engine,
     pre: CollectorComponentPre<PassState>,
+    ticker: Arc<Ticker>,
 }
 
-/// Advances `engine`'s epoch every [`EPOCH_TICK`] until the engine is dropped: one thread for
-/// the life of the runtime, shared by every pass.
-fn start_epoch_ticker(engine: &Engine) -> anyhow::Result<()> {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("epoch-ticker".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
+/// The epoch ticker: a thread that advances the engine's epoch every [`EPOCH_TICK`] while
+/// guest code runs, and parks while none does, so a process whose passes all wait (and
+/// `serve` between passes) never wakes up for it.
+///
+/// Every store marks [`Ticker::entered`] when it enters guest code (a call into the
+/// component, or a return from a host call or from an epoch yield). The ticker parks only
+/// after a whole tick in which nothing entered: a guest still computing at a tick yields at
+/// that tick and so enters again, which keeps the ticker going for as long as it computes.
+struct Ticker {
+    /// Some store entered guest code since the ticker last looked.
+    entered: AtomicBool,
+    /// The ticker is parked (or about to park) and must be woken by the next entry.
+    parked: AtomicBool,
+    /// The runtime is gone: the thread ends.
+    closed: AtomicBool,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+impl Ticker {
+    /// Called from every store's call hook on entering guest code: one relaxed load when the
+    /// ticker is already awake and has seen an entry this tick.
+    fn entered(&self) {
+        if self.entered.load(Ordering::Relaxed) {
+            return;
+        }
+        self.entered.store(true, Ordering::SeqCst);
+        if self.parked.swap(false, Ordering::SeqCst) {
+            self.unpark();
+        }
+    }
+
+    fn unpark(&self) {
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+
+    /// The ticker's loop: a tick after every [`EPOCH_TICK`] in which guest code was entered,
+    /// else parked until it is.
+    fn run(&self, engine: wasmtime::EngineWeak) {
+        while !self.closed.load(Ordering::SeqCst) {
+            std::thread::sleep(EPOCH_TICK);
+            // Dekker's handshake with `entered()`: either this sees the entry, or the entry
+            // sees `parked` and unparks (an unpark that comes before the park is kept).
+            self.parked.store(true, Ordering::SeqCst);
+            if self.entered.swap(false, Ordering::SeqCst) {
+                self.parked.store(false, Ordering::SeqCst);
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
                 engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
+            } else {
+                // The next tick is a whole EPOCH_TICK after the wake-up, so a guest that
+                // just started does not yield at once.
+                std::thread::park();
+                self.parked.store(false, Ordering::SeqCst);
             }
-        })
+        }
+    }
+}
+
+/// Starts the ticker of `engine`; it ends with the [`Runtime`].
+fn start_epoch_ticker(engine: &Engine) -> anyhow::Result<Arc<Ticker>> {
+    let ticker = Arc::new(Ticker {
+        entered: AtomicBool::new(false),
+        parked: AtomicBool::new(false),
+        closed: AtomicBool::new(false),
+        thread: OnceLock::new(),
+    });
+    let weak = engine.weak();
+    let theirs = Arc::clone(&ticker);
+    let handle = std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || theirs.run(weak))
         .context("starting the epoch ticker")?;
-    Ok(())
+    let _ = ticker.thread.set(handle.thread().clone());
+    Ok(ticker)
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker.closed.store(true, Ordering::SeqCst);
+        self.ticker.unpark();
+    }
 }
 
 impl Runtime {
@@ -104,7 +178,7 @@ impl Runtime {
             config.profiler(ProfilingStrategy::PerfMap);
         }
         let engine = Engine::new(&config)?;
-        start_epoch_ticker(&engine)?;
+        let ticker = start_epoch_ticker(&engine)?;
         let component =
             Component::new(&engine, component).context("compiling the collector component")?;
         let mut linker = Linker::<PassState>::new(&engine);
@@ -131,7 +205,11 @@ impl Runtime {
             .context("linking the collector component")?;
         let pre = CollectorComponentPre::new(pre)
             .context("the component does not export the collector interface")?;
-        Ok(Runtime { engine, pre })
+        Ok(Runtime {
+            engine,
+            pre,
+            ticker,
+        })
     }
 
     /// Runs one pass in a fresh instance, under the state's memory cap, stopping it if it runs
@@ -148,6 +226,14 @@ impl Runtime {
         // guest computes without calling the host.
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
+        // Wakes the ticker whenever guest code starts or resumes running.
+        let ticker = Arc::clone(&self.ticker);
+        store.call_hook(move |_, hook| {
+            if hook.exiting_host() {
+                ticker.entered();
+            }
+            Ok(())
+        });
         let run = async {
             let started = std::time::Instant::now();
             let instance = self.pre.instantiate_async(&mut store).await?;

@@ -256,3 +256,60 @@ fn opening_sockets_fails_inside_the_component() {
     }
     target.assert_untouched();
 }
+
+#[test]
+fn a_feed_spinning_in_a_loop_does_not_hold_up_another_feeds_pass() {
+    let (sim, mut c) = misbehaving("loop");
+    // More spinning passes than the runtime has threads: without epoch yields they would hold
+    // every thread until their deadline (and, never yielding, not even meet it).
+    let spinners = std::thread::available_parallelism().map_or(2, |n| n.get()) + 2;
+    // Each spinner is stopped at 2 s and 2 s of grace.
+    c.env("PASS_DEADLINE", "2s")
+        .env("FEED_TOKEN", &sim.config().api_token);
+    let mut text = String::new();
+    let feed = |name: &str, resources: &str| {
+        format!(
+            "[[feed]]\nname = \"{name}\"\nbase_url = \"{}\"\napi_token_env = \"FEED_TOKEN\"\n\
+             prefix = \"{name}/\"\nstate_key = \"{name}-state/state.json\"\nresources = {resources}\n\n",
+            sim.base_url()
+        )
+    };
+    for i in 0..spinners {
+        text.push_str(&feed(&format!("spin{i}"), "[\"loop\"]"));
+    }
+    // Listed last, so it starts after every spinner is running.
+    text.push_str(&feed("counts", "[\"count\", \"20000000\"]"));
+    let file = c.out.path().join("feeds.toml");
+    std::fs::write(&file, text).unwrap();
+    let output = c
+        .command("run", sim.now())
+        .arg("--feeds")
+        .arg(&file)
+        .arg("--max-concurrent-passes")
+        .arg((spinners + 1).to_string())
+        .output()
+        .expect("running zendesk-crm");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summaries: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let order: Vec<&str> = summaries
+        .iter()
+        .map(|s| s["feed"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(summaries.len(), spinners + 1, "{order:?}");
+    // The counting feed finished while every spinner was still spinning.
+    assert_eq!(order[0], "counts", "{order:?}");
+    let counted = &summaries[0]["resources"][0]["error"]["message"];
+    assert_eq!(
+        counted, "misbehave: counted 20000000 steps",
+        "{}",
+        summaries[0]
+    );
+    for spinner in &summaries[1..] {
+        assert_eq!(spinner["error"]["kind"], "deadline_exceeded", "{spinner}");
+    }
+    assert_eq!(output.status.code(), Some(8));
+}

@@ -143,10 +143,35 @@ pub async fn client(settings: &S3Settings) -> Result<(Client, String), OpenError
     Ok((Client::from_conf(config.build()), region.to_string()))
 }
 
+/// The clients built so far in this process, by what shapes them (endpoint, addressing,
+/// attempt timeout): every pass of `serve` reuses one, with its connections, TLS
+/// configuration and cached credentials (the SDK refreshes those before they expire), instead
+/// of loading the configuration chain again. The process has one tokio runtime, on which the
+/// clients' connection pools live.
+type ClientKey = (Option<String>, bool, Duration);
+static CLIENTS: tokio::sync::Mutex<Vec<(ClientKey, Client, String)>> =
+    tokio::sync::Mutex::const_new(Vec::new());
+
+async fn shared_client(settings: &S3Settings) -> Result<(Client, String), OpenError> {
+    let key = (
+        settings.endpoint.clone(),
+        settings.path_style,
+        settings.attempt_timeout,
+    );
+    let mut clients = CLIENTS.lock().await;
+    if let Some((_, client, region)) = clients.iter().find(|(k, _, _)| *k == key) {
+        return Ok((client.clone(), region.clone()));
+    }
+    let (client, region) = client(settings).await?;
+    clients.push((key, client.clone(), region.clone()));
+    Ok((client, region))
+}
+
 impl S3Store {
-    /// A store on [`client`] for one pass. Makes no request.
+    /// A store for one pass, on this process's [`client`] for these settings. Makes no
+    /// request.
     pub async fn open(settings: S3Settings) -> Result<S3Store, OpenError> {
-        let (client, region) = client(&settings).await?;
+        let (client, region) = shared_client(&settings).await?;
         Ok(S3Store {
             client,
             region,

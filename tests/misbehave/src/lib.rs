@@ -3,6 +3,8 @@
 //! arguments), so one build serves every case of `tests/integration/misbehave.rs`:
 //!
 //! - `loop`: computes forever without calling the host;
+//! - `count,<n>`: computes `n` steps without calling the host, then returns (a feed that
+//!   needs its share of the CPU next to one that loops);
 //! - `alloc`: allocates until the memory cap refuses;
 //! - `outside-prefix`: writes keys outside the object prefix, and the checkpoint's key;
 //! - `post`: sends a `POST` to the configured origin;
@@ -42,6 +44,7 @@ impl Guest for Misbehave {
         let arg = names.get(1).map(String::as_str).unwrap_or("");
         let report = match mode.as_str() {
             "loop" => spin(),
+            "count" => count(arg),
             "alloc" => allocate(),
             "outside-prefix" => outside_prefix(&settings),
             "post" => post(&settings.base_url),
@@ -80,6 +83,16 @@ fn spin() -> String {
     loop {
         n = black_box(n.wrapping_mul(6364136223846793005).wrapping_add(1));
     }
+}
+
+/// Computes `steps` steps, then says so.
+fn count(steps: &str) -> String {
+    let steps: u64 = steps.parse().unwrap_or(0);
+    let mut n: u64 = 0;
+    for _ in 0..steps {
+        n = black_box(n.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+    format!("counted {steps} steps")
 }
 
 /// Keeps every mebibyte it asks for, until an allocation fails (which aborts).
