@@ -10,6 +10,7 @@ import { test } from "node:test";
 import { http } from "@bytecodealliance/preview2-shim";
 import {
   checkpointStore,
+  clientCredentials,
   credentialsFromEnv,
   keyProblem,
   objectStore,
@@ -94,6 +95,30 @@ test("credentials: Basic {email}/token:{token} or Bearer", () => {
   assert.equal(credentialsFromEnv({ ZENDESK_BEARER_TOKEN: "b" }), "Bearer b");
   assert.throws(() => credentialsFromEnv({ ZENDESK_API_TOKEN: "t" }), /ZENDESK_EMAIL/);
   assert.throws(() => credentialsFromEnv({}), /ZENDESK_API_TOKEN/);
+});
+
+test("client_credentials: a token per lifetime, renewed on demand, retried on 5xx", () => {
+  const asked = [];
+  let answers = [{ status: 503, text: "" }];
+  const post = (url, body) => {
+    asked.push({ url, body });
+    const next = answers.shift();
+    if (next) return next;
+    return { status: 200, text: JSON.stringify({ access_token: `t${asked.length}`, expires_in: 3600 }) };
+  };
+  const env = { ZENDESK_CLIENT_ID: "c", ZENDESK_CLIENT_SECRET: "s3cr3t" };
+  const auth = clientCredentials(env, "https://acme.zendesk.com", [{ name: "audit_logs" }], post);
+  assert.equal(auth(), "Bearer t2");
+  assert.equal(auth(), "Bearer t2", "the token is kept while it lives");
+  assert.equal(asked.length, 2);
+  assert.equal(asked[0].url, "https://acme.zendesk.com/oauth/tokens");
+  const body = new URLSearchParams(asked[0].body);
+  assert.equal(body.get("grant_type"), "client_credentials");
+  assert.equal(body.get("scope"), "auditlogs:read");
+  answers = [{ status: 401, text: JSON.stringify({ error: "invalid_client", echo: "s3cr3t" }) }];
+  const refused = clientCredentials(env, "https://acme.zendesk.com", [], post);
+  assert.equal(refused(), null);
+  assert.throws(() => clientCredentials({ ZENDESK_CLIENT_SECRET: "s" }, "https://a", []), /ZENDESK_CLIENT_ID/);
 });
 
 test("hostile keys are refused", () => {

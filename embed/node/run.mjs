@@ -5,7 +5,9 @@
 //   node run.mjs --component zendesk_crm_guest.wasm --out DIR --settings settings.json
 //
 // Credentials come from the environment only: ZENDESK_EMAIL + ZENDESK_API_TOKEN (Basic
-// `{email}/token:{token}`) or ZENDESK_BEARER_TOKEN (Bearer). The component never sees them.
+// `{email}/token:{token}`), ZENDESK_BEARER_TOKEN (Bearer), or AUTH_MODE=client_credentials with
+// ZENDESK_CLIENT_ID + ZENDESK_CLIENT_SECRET[_FILE] (this runner obtains and renews the access
+// token on demand). The component never sees them.
 // stdout: one JSON line, the export's result: {"ok":[outcome, …]} or {"err":{"tag","val"}}.
 // stderr: the component's log events and this runner's own messages.
 // Exit code: 0 every resource succeeded, 3 a resource failed, 2 usage or setup error,
@@ -16,6 +18,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { MessageChannel, Worker, receiveMessageOnPort } from "node:worker_threads";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEFAULT_STATE_KEY = "zendesk/crm/state.json";
@@ -55,9 +58,12 @@ async function main() {
       );
     }
   }
-  const authorization = credentialsFromEnv(process.env);
   const { settings, stateKey } = readSettings(args.settings);
   const origin = parseOrigin(settings.baseUrl);
+  const authorization =
+    process.env.AUTH_MODE === "client_credentials"
+      ? clientCredentials(process.env, settings.baseUrl.replace(/\/$/, ""), settings.resources)
+      : credentialsFromEnv(process.env);
   const out = path.resolve(args.out);
   fs.mkdirSync(out, { recursive: true });
 
@@ -93,6 +99,102 @@ export function credentialsFromEnv(env) {
   }
   if (bearer) return `Bearer ${bearer}`;
   throw new UsageError("set ZENDESK_EMAIL and ZENDESK_API_TOKEN, or ZENDESK_BEARER_TOKEN");
+}
+
+// AUTH_MODE=client_credentials: a function giving the `Authorization` value to send now. The
+// access token lives in memory only and is renewed on demand: before a request, once its
+// `expires_in` (less a thirtieth of it, at most 60 s) has passed. The request is the runner's
+// own `POST {baseUrl}/oauth/tokens`, sent synchronously (the component runs synchronously).
+export function clientCredentials(env, baseUrl, resources = [], post = postFormSync) {
+  const clientId = env.ZENDESK_CLIENT_ID;
+  if (!clientId) throw new UsageError("AUTH_MODE=client_credentials needs ZENDESK_CLIENT_ID");
+  if (env.ZENDESK_CLIENT_SECRET && env.ZENDESK_CLIENT_SECRET_FILE) {
+    throw new UsageError("set ZENDESK_CLIENT_SECRET or ZENDESK_CLIENT_SECRET_FILE, not both");
+  }
+  const secret = (
+    env.ZENDESK_CLIENT_SECRET ??
+    (env.ZENDESK_CLIENT_SECRET_FILE ? fs.readFileSync(env.ZENDESK_CLIENT_SECRET_FILE, "utf8") : "")
+  ).trim();
+  if (!secret) throw new UsageError("AUTH_MODE=client_credentials needs ZENDESK_CLIENT_SECRET or ZENDESK_CLIENT_SECRET_FILE");
+  const names = resources.map((r) => r.name);
+  const scopes =
+    env.ZENDESK_OAUTH_SCOPES ??
+    (names.includes("access_logs")
+      ? "read"
+      : [...new Set(names.map((n) => ({ incremental_tickets: "tickets:read", audit_logs: "auditlogs:read" })[n] ?? "read"))].join(" ") || "read");
+  const body = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: clientId,
+    client_secret: secret,
+    scope: scopes,
+  }).toString();
+  let current = null;
+  return () => {
+    if (current && Date.now() < current.renewAt) return current.header;
+    const asked = Date.now();
+    let answer;
+    for (let attempt = 0; ; attempt++) {
+      answer = post(`${baseUrl}/oauth/tokens`, body);
+      const retriable = answer.error !== undefined || answer.status === 429 || answer.status >= 500;
+      if (!retriable || attempt >= 3) break;
+      sleepSync(Math.min(1000 * 2 ** attempt, 30_000));
+    }
+    if (answer.status !== 200) {
+      // Only the error code of the answer is shown: nothing it might echo.
+      let code = answer.error ? "no answer" : `HTTP ${answer.status}`;
+      try {
+        const e = JSON.parse(answer.text).error;
+        if (typeof e === "string" && /^[A-Za-z0-9_]{1,64}$/.test(e)) code = e;
+      } catch {}
+      emitLog("error", "no OAuth access token", [["cause", code]]);
+      current = null;
+      // The guest sees the refusal as this request's error.
+      return null;
+    }
+    const token = JSON.parse(answer.text);
+    const lifetimeMs = typeof token.expires_in === "number" ? token.expires_in * 1000 : undefined;
+    current = {
+      header: `Bearer ${token.access_token}`,
+      renewAt: lifetimeMs === undefined ? Infinity : asked + lifetimeMs - Math.min(60_000, lifetimeMs / 30),
+    };
+    emitLog("info", "obtained an OAuth access token", [["expires_in", String(token.expires_in ?? "never")]]);
+    return current.header;
+  };
+}
+
+function sleepSync(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+// A form POST from a worker thread, waited for synchronously: {status, text} or {error}.
+function postFormSync(url, body) {
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(
+    `const { workerData: w } = require("node:worker_threads");
+     (async () => {
+       let result;
+       try {
+         const r = await fetch(w.url, {
+           method: "POST",
+           headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+           body: w.body,
+           signal: AbortSignal.timeout(60000),
+         });
+         result = { status: r.status, text: await r.text() };
+       } catch (e) {
+         result = { error: e && e.name ? e.name : "error" };
+       }
+       w.port.postMessage(result);
+       Atomics.store(w.done, 0, 1);
+       Atomics.notify(w.done, 0);
+     })();`,
+    { eval: true, workerData: { url, body, done, port: port2 }, transferList: [port2] },
+  );
+  Atomics.wait(done, 0, 0, 120_000);
+  const message = receiveMessageOnPort(port1);
+  worker.terminate();
+  return message ? message.message : { error: "timeout" };
 }
 
 // The one origin requests may go to: https, or plain http to loopback (tests), no path.
@@ -156,7 +258,9 @@ export function outgoingHandler(shimHttp, origin, authorization) {
         .headers()
         .entries()
         .filter(([name]) => !GUEST_HEADERS_DROPPED.has(name.toLowerCase()));
-      headers.push(["authorization", new TextEncoder().encode(authorization)]);
+      const value = typeof authorization === "function" ? authorization() : authorization;
+      if (value === null) return { tag: "err", val: { tag: "internal-error", val: "refused: OAuth: no access token (see the log)" } };
+      headers.push(["authorization", new TextEncoder().encode(value)]);
       const vetted = new OutgoingRequest(Fields.fromList(headers));
       vetted.setMethod({ tag: "get" });
       vetted.setScheme(request.scheme());

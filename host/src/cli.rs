@@ -46,6 +46,80 @@ pub enum Command {
     /// descriptions, comments, field values) replaced, keeping structure, ids, times and
     /// cursors, so it can be attached to a bug report and still replays.
     RedactCassette(RedactArgs),
+    /// OAuth helpers: `oauth login` approves a client once, for AUTH_MODE=refresh_token.
+    Oauth(OauthArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OauthArgs {
+    #[command(subcommand)]
+    pub command: OauthCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthCommand {
+    /// Prints the authorization URL (PKCE), takes the redirect on the loopback redirect URI
+    /// (or a pasted code with --paste), exchanges the code and writes the refresh-token file.
+    Login(LoginArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Zendesk account URL, scheme and host only.
+    #[arg(long, env = "ZENDESK_BASE_URL", hide_env_values = true)]
+    pub base_url: String,
+
+    /// The OAuth client's Identifier (the secret is ZENDESK_CLIENT_SECRET or
+    /// ZENDESK_CLIENT_SECRET_FILE).
+    #[arg(long, env = "ZENDESK_CLIENT_ID", hide_env_values = true)]
+    pub client_id: String,
+
+    /// Where to write the refresh token (a writable path; replaced atomically).
+    #[arg(long, env = "ZENDESK_REFRESH_TOKEN_FILE", hide_env_values = true)]
+    pub refresh_token_file: PathBuf,
+
+    /// The redirect URI registered on the client. On loopback http it is listened on.
+    #[arg(long, env = "ZENDESK_OAUTH_REDIRECT_URI", default_value = crate::oauth_login::DEFAULT_REDIRECT_URI, hide_env_values = true)]
+    pub redirect_uri: String,
+
+    /// Scopes to ask for, space-separated (default: the least RESOURCES need).
+    #[arg(long, env = "ZENDESK_OAUTH_SCOPES", hide_env_values = true)]
+    pub scopes: Option<String>,
+
+    /// The resources the grant is for (for the default scopes).
+    #[arg(
+        long,
+        env = "RESOURCES",
+        default_value = "audit_logs,incremental_tickets",
+        hide_env_values = true
+    )]
+    pub resources: String,
+
+    /// Read the code, or the whole URL the browser was sent to, from stdin instead of
+    /// listening on the redirect URI.
+    #[arg(long)]
+    pub paste: bool,
+
+    /// Seconds allowed for the token request.
+    #[arg(
+        long,
+        env = "HTTP_TIMEOUT",
+        default_value_t = 60,
+        hide_env_values = true
+    )]
+    pub http_timeout: u64,
+
+    /// As for `run`.
+    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true)]
+    pub https_proxy: Option<String>,
+
+    /// As for `run`.
+    #[arg(long, env = "NO_PROXY", hide_env_values = true)]
+    pub no_proxy: Option<String>,
+
+    /// As for `run`.
+    #[arg(long, env = "ZENDESK_CA_BUNDLE", hide_env_values = true)]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -149,13 +223,29 @@ pub struct RunArgs {
     )]
     pub base_url: Option<String>,
 
-    /// `token` (Basic, ZENDESK_EMAIL + ZENDESK_API_TOKEN) or `bearer` (ZENDESK_BEARER_TOKEN).
+    /// `token` (Basic, ZENDESK_EMAIL + ZENDESK_API_TOKEN; ends 2027-04-30), `bearer`
+    /// (ZENDESK_BEARER_TOKEN), `client_credentials` (ZENDESK_CLIENT_ID + secret; recommended)
+    /// or `refresh_token` (ZENDESK_CLIENT_ID + secret + ZENDESK_REFRESH_TOKEN_FILE).
     #[arg(long, env = "AUTH_MODE", value_enum, default_value_t = AuthMode::Token, hide_env_values = true)]
     pub auth_mode: AuthMode,
 
     /// Agent e-mail for `token` mode.
     #[arg(long, env = "ZENDESK_EMAIL", hide_env_values = true)]
     pub email: Option<String>,
+
+    /// OAuth client Identifier, for `client_credentials` and `refresh_token` (the secret is
+    /// ZENDESK_CLIENT_SECRET or ZENDESK_CLIENT_SECRET_FILE).
+    #[arg(long, env = "ZENDESK_CLIENT_ID", hide_env_values = true)]
+    pub client_id: Option<String>,
+
+    /// Scopes a `client_credentials` token asks for, space- or comma-separated (default: the
+    /// least the resources need).
+    #[arg(long, env = "ZENDESK_OAUTH_SCOPES", hide_env_values = true)]
+    pub oauth_scopes: Option<String>,
+
+    /// For `refresh_token`: the writable file holding the rotating refresh token.
+    #[arg(long, env = "ZENDESK_REFRESH_TOKEN_FILE", hide_env_values = true)]
+    pub refresh_token_file: Option<PathBuf>,
 
     /// Resources to collect, comma-separated.
     #[arg(

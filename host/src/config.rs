@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::bindings::{OutputFormat, RateBudget, ResourceRequest, RetryPolicy, Settings};
 use crate::cli::{CompressionArg, OutputFormatArg, RunArgs};
-use crate::credentials::{Credentials, CredentialsError};
+use crate::credentials::{AuthMode, Credentials, CredentialsError, OAuthSettings};
 use crate::egress::{EgressPolicy, OriginError};
 use crate::storage::gzip::Compression;
 use crate::storage::normalize_prefix;
@@ -40,6 +40,20 @@ pub enum ConfigError {
     Sender(#[from] crate::sender::SenderError),
     #[error("ZENDESK_BASE_URL (--base-url) is required")]
     MissingBaseUrl,
+    #[error(transparent)]
+    OAuth(#[from] crate::oauth::SetupError),
+}
+
+impl ConfigError {
+    /// The exit code of a configuration that cannot be used.
+    pub fn exit(&self) -> crate::exit::Exit {
+        match self {
+            ConfigError::OAuth(crate::oauth::SetupError::Locked { .. }) => {
+                crate::exit::Exit::RefreshTokenLocked
+            }
+            _ => crate::exit::Exit::Config,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -48,6 +62,7 @@ pub struct PassConfig {
     /// for the one account of the flags and environment.
     pub feed: Option<String>,
     pub base_url: String,
+    pub auth_mode: AuthMode,
     pub egress: Arc<EgressPolicy>,
     pub resources: Vec<String>,
     pub page_size: Option<u32>,
@@ -86,7 +101,12 @@ impl PassConfig {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<PassConfig, ConfigError> {
         PassConfig::build(args, &env, |args| {
-            Credentials::load(args.auth_mode, args.email.as_deref(), &env)
+            Credentials::load_any(
+                args.auth_mode,
+                args.email.as_deref(),
+                &oauth_settings(args),
+                &env,
+            )
         })
     }
 
@@ -127,11 +147,21 @@ impl PassConfig {
         });
         let base_url = args.base_url.clone().ok_or(ConfigError::MissingBaseUrl)?;
         let credentials = credentials(&args)?;
-        let egress = EgressPolicy::new(&base_url, &credentials)?.route(
+        let mut egress = EgressPolicy::new(&base_url, &credentials)?.route(
             args.https_proxy.as_deref(),
             args.no_proxy.as_deref(),
             args.ca_bundle.as_deref(),
         )?;
+        if let Some(client) = credentials.oauth() {
+            let transport = crate::oauth::Transport {
+                timeout: Duration::from_secs(args.http_timeout.max(1)),
+                retries: args.http_retries,
+                max_wait: Duration::from_secs(args.max_retry_wait),
+            };
+            let tokens =
+                crate::oauth::TokenSource::new(client, &base_url, egress.sender(), transport)?;
+            egress = egress.with_tokens(Arc::new(tokens));
+        }
         let resources: Vec<String> = args
             .resources
             .split(',')
@@ -171,6 +201,7 @@ impl PassConfig {
         Ok(PassConfig {
             feed: None,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            auth_mode: args.auth_mode,
             egress: Arc::new(egress),
             resources,
             page_size: args.page_size,
@@ -258,6 +289,22 @@ impl PassConfig {
                 account_requests: self.account_rate_limit,
             },
         }
+    }
+}
+
+/// The OAuth settings of `args` (the flags and environment, or a feed merged into them).
+pub fn oauth_settings(args: &RunArgs) -> OAuthSettings {
+    OAuthSettings {
+        client_id: args.client_id.clone(),
+        scopes: args.oauth_scopes.clone(),
+        refresh_token_file: args.refresh_token_file.clone(),
+        resources: args
+            .resources
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect(),
     }
 }
 

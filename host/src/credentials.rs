@@ -10,23 +10,157 @@ use secrecy::{ExposeSecret, SecretString};
 /// `AUTH_MODE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AuthMode {
-    /// Basic `{email}/token:{api_token}` (Zendesk API token).
+    /// Basic `{email}/token:{api_token}` (Zendesk API token; deactivated on 2027-04-30).
     Token,
     /// OAuth access token, `Authorization: Bearer …`.
     Bearer,
+    /// OAuth client id and secret: the host obtains short-lived access tokens itself.
+    #[value(name = "client_credentials")]
+    ClientCredentials,
+    /// OAuth client id and secret and a rotating refresh token kept in a file.
+    #[value(name = "refresh_token")]
+    RefreshToken,
+}
+
+impl AuthMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMode::Token => "token",
+            AuthMode::Bearer => "bearer",
+            AuthMode::ClientCredentials => "client_credentials",
+            AuthMode::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// What the OAuth modes need to obtain access tokens (`oauth.rs` does the rest).
+#[derive(Debug)]
+pub struct OAuthClient {
+    /// The client's "Identifier" in Admin Center.
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub grant: OAuthGrant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthGrant {
+    /// `client_credentials` with these scopes, space-separated.
+    ClientCredentials { scopes: String },
+    /// `refresh_token`, the token kept in this file.
+    RefreshToken { file: PathBuf },
 }
 
 /// The credentials the host attaches to every request it lets through.
 #[derive(Debug)]
 pub enum Credentials {
-    Token { email: String, token: SecretString },
+    Token {
+        email: String,
+        token: SecretString,
+    },
     Bearer(SecretString),
+    /// Access tokens obtained by the host, one per feed, renewed on demand.
+    OAuth(OAuthClient),
+}
+
+/// The OAuth settings of one account, secrets aside.
+#[derive(Debug, Clone, Default)]
+pub struct OAuthSettings {
+    pub client_id: Option<String>,
+    /// Space- or comma-separated; none: the least the resources need.
+    pub scopes: Option<String>,
+    pub refresh_token_file: Option<PathBuf>,
+    /// The configured resources, for the default scopes.
+    pub resources: Vec<String>,
+}
+
+/// The least scopes that read `resources`. Zendesk's resource scopes name no access-log
+/// resource, and the finer scope table announced for 2026-08-10 could not be read, so access
+/// logs need the broad `read` (which covers everything else too).
+pub fn default_scopes(resources: &[String]) -> String {
+    if resources.iter().any(|r| r == "access_logs") {
+        return "read".to_owned();
+    }
+    let mut scopes = Vec::new();
+    for r in resources {
+        let scope = match r.as_str() {
+            "incremental_tickets" => "tickets:read",
+            "audit_logs" => "auditlogs:read",
+            _ => "read",
+        };
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    if scopes.is_empty() || scopes.contains(&"read") {
+        return "read".to_owned();
+    }
+    scopes.join(" ")
+}
+
+impl OAuthSettings {
+    /// The client for `mode` (one of the OAuth modes), its secret already read.
+    pub fn client(
+        &self,
+        mode: AuthMode,
+        client_secret: SecretString,
+    ) -> Result<OAuthClient, CredentialsError> {
+        let client_id = self
+            .client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or(CredentialsError::MissingClientId(mode.name()))?
+            .to_owned();
+        let grant = match mode {
+            AuthMode::RefreshToken => OAuthGrant::RefreshToken {
+                file: self
+                    .refresh_token_file
+                    .clone()
+                    .ok_or(CredentialsError::MissingRefreshFile)?,
+            },
+            _ => {
+                let scopes = match self.scopes.as_deref() {
+                    Some(s) => s
+                        .split([',', ' '])
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    None => default_scopes(&self.resources),
+                };
+                if scopes.is_empty() {
+                    return Err(CredentialsError::Empty("ZENDESK_OAUTH_SCOPES"));
+                }
+                OAuthGrant::ClientCredentials { scopes }
+            }
+        };
+        Ok(OAuthClient {
+            client_id,
+            client_secret,
+            grant,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     #[error("AUTH_MODE=token needs ZENDESK_EMAIL")]
     MissingEmail,
+    #[error(
+        "AUTH_MODE={0} needs ZENDESK_CLIENT_ID (--client-id): the OAuth client's Identifier in \
+         Admin Center > Apps and integrations > APIs > OAuth clients"
+    )]
+    MissingClientId(&'static str),
+    #[error(
+        "AUTH_MODE=refresh_token needs ZENDESK_REFRESH_TOKEN_FILE: a writable file holding the \
+         refresh token (`zendesk-crm oauth login` writes it)"
+    )]
+    MissingRefreshFile,
+    #[error(
+        "ZENDESK_API_TOKEN or ZENDESK_API_TOKEN_FILE must be set for AUTH_MODE=token; \
+         ZENDESK_CLIENT_ID is set, so perhaps AUTH_MODE=client_credentials was meant (AUTH_MODE \
+         defaults to token)"
+    )]
+    TokenModeWithClientId,
     #[error("{0} or {0}_FILE must be set for AUTH_MODE={1}")]
     Missing(&'static str, &'static str),
     #[error("set only one of {0} and {0}_FILE")]
@@ -70,6 +204,32 @@ impl std::fmt::Display for SecretRef {
 }
 
 impl Credentials {
+    /// Like [`Credentials::load`], for every mode: the OAuth modes read the client secret from
+    /// `ZENDESK_CLIENT_SECRET` or `ZENDESK_CLIENT_SECRET_FILE`.
+    pub fn load_any(
+        mode: AuthMode,
+        email: Option<&str>,
+        oauth: &OAuthSettings,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Credentials, CredentialsError> {
+        match mode {
+            AuthMode::Token | AuthMode::Bearer => {
+                Credentials::load(mode, email, &env).map_err(|e| match e {
+                    CredentialsError::Missing("ZENDESK_API_TOKEN", _)
+                        if oauth.client_id.is_some() =>
+                    {
+                        CredentialsError::TokenModeWithClientId
+                    }
+                    other => other,
+                })
+            }
+            AuthMode::ClientCredentials | AuthMode::RefreshToken => {
+                let client_secret = secret("ZENDESK_CLIENT_SECRET", mode.name(), &env)?;
+                Ok(Credentials::OAuth(oauth.client(mode, client_secret)?))
+            }
+        }
+    }
+
     /// Reads the secret for `mode` from `NAME` or the file named by `NAME_FILE`, through
     /// `env` (a parameter so tests need not touch the process environment).
     pub fn load(
@@ -88,6 +248,10 @@ impl Credentials {
                 "bearer",
                 &env,
             )?)),
+            // These need the OAuth settings: `load_any`.
+            AuthMode::ClientCredentials | AuthMode::RefreshToken => {
+                Err(CredentialsError::MissingClientId(mode.name()))
+            }
         }
     }
 
@@ -97,6 +261,7 @@ impl Credentials {
         mode: AuthMode,
         email: Option<&str>,
         secret: &SecretRef,
+        oauth: &OAuthSettings,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Credentials, CredentialsError> {
         let value = match secret {
@@ -121,11 +286,15 @@ impl Credentials {
                 token: value,
             }),
             AuthMode::Bearer => Ok(Credentials::Bearer(value)),
+            AuthMode::ClientCredentials | AuthMode::RefreshToken => {
+                Ok(Credentials::OAuth(oauth.client(mode, value)?))
+            }
         }
     }
 
-    /// The header value, marked sensitive so `http`'s `Debug` never prints it.
-    pub fn authorization(&self) -> http::HeaderValue {
+    /// The header value, marked sensitive so `http`'s `Debug` never prints it; none for the
+    /// OAuth modes, whose header changes with each access token.
+    pub fn authorization(&self) -> Option<http::HeaderValue> {
         let text = match self {
             Credentials::Token { email, token } => {
                 let raw = format!("{email}/token:{}", token.expose_secret());
@@ -135,11 +304,27 @@ impl Credentials {
                 )
             }
             Credentials::Bearer(token) => format!("Bearer {}", token.expose_secret()),
+            Credentials::OAuth(_) => return None,
         };
-        let mut value = http::HeaderValue::from_str(&text)
-            .unwrap_or_else(|_| http::HeaderValue::from_static("invalid"));
-        value.set_sensitive(true);
-        value
+        Some(bearer_value(&text))
+    }
+}
+
+/// A sensitive header value (`http`'s `Debug` never prints it).
+pub(crate) fn bearer_value(text: &str) -> http::HeaderValue {
+    let mut value = http::HeaderValue::from_str(text)
+        .unwrap_or_else(|_| http::HeaderValue::from_static("invalid"));
+    value.set_sensitive(true);
+    value
+}
+
+impl Credentials {
+    /// The OAuth client, for the OAuth modes.
+    pub fn oauth(&self) -> Option<&OAuthClient> {
+        match self {
+            Credentials::OAuth(client) => Some(client),
+            _ => None,
+        }
     }
 }
 
@@ -149,6 +334,14 @@ fn token_email(email: Option<&str>) -> Result<String, CredentialsError> {
         .filter(|e| !e.is_empty())
         .map(str::to_owned)
         .ok_or(CredentialsError::MissingEmail)
+}
+
+/// The OAuth client secret, from `ZENDESK_CLIENT_SECRET` or `ZENDESK_CLIENT_SECRET_FILE`.
+pub fn client_secret(
+    mode: AuthMode,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<SecretString, CredentialsError> {
+    secret("ZENDESK_CLIENT_SECRET", mode.name(), env)
 }
 
 fn secret(
@@ -201,12 +394,12 @@ mod tests {
         let expected =
             base64::engine::general_purpose::STANDARD.encode("a@example.com/token:s3cr3t");
         assert_eq!(
-            c.authorization().to_str().unwrap(),
+            c.authorization().unwrap().to_str().unwrap(),
             format!("Basic {expected}")
         );
-        assert!(c.authorization().is_sensitive());
+        assert!(c.authorization().unwrap().is_sensitive());
         assert!(!format!("{c:?}").contains("s3cr3t"));
-        assert!(!format!("{:?}", c.authorization()).contains(&expected));
+        assert!(!format!("{:?}", c.authorization().unwrap()).contains(&expected));
     }
 
     #[test]
@@ -221,7 +414,7 @@ mod tests {
             env(&[("ZENDESK_BEARER_TOKEN_FILE", file.to_str().unwrap())]),
         )
         .unwrap();
-        assert_eq!(c.authorization().to_str().unwrap(), "Bearer tok");
+        assert_eq!(c.authorization().unwrap().to_str().unwrap(), "Bearer tok");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -231,19 +424,21 @@ mod tests {
             AuthMode::Token,
             Some("a@example.com"),
             &SecretRef::Env("ACME_TOKEN".into()),
+            &OAuthSettings::default(),
             env(&[("ACME_TOKEN", "s3cr3t\n")]),
         )
         .unwrap();
         let expected =
             base64::engine::general_purpose::STANDARD.encode("a@example.com/token:s3cr3t");
         assert_eq!(
-            c.authorization().to_str().unwrap(),
+            c.authorization().unwrap().to_str().unwrap(),
             format!("Basic {expected}")
         );
         let unset = Credentials::load_ref(
             AuthMode::Bearer,
             None,
             &SecretRef::Env("NOPE".into()),
+            &OAuthSettings::default(),
             env(&[]),
         )
         .unwrap_err();
@@ -252,6 +447,7 @@ mod tests {
             AuthMode::Bearer,
             None,
             &SecretRef::File("/nonexistent/zendesk-token".into()),
+            &OAuthSettings::default(),
             env(&[]),
         )
         .unwrap_err();
@@ -287,5 +483,66 @@ mod tests {
             e(&[("ZENDESK_BEARER_TOKEN", " ")], AuthMode::Bearer, None),
             CredentialsError::Empty(_)
         ));
+    }
+
+    #[test]
+    fn default_scopes_are_the_least_each_resource_needs() {
+        let r = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            default_scopes(&r(&["audit_logs", "incremental_tickets"])),
+            "auditlogs:read tickets:read"
+        );
+        assert_eq!(default_scopes(&r(&["incremental_tickets"])), "tickets:read");
+        assert_eq!(default_scopes(&r(&["audit_logs", "access_logs"])), "read");
+    }
+
+    #[test]
+    fn client_credentials_need_a_client_id_and_a_secret() {
+        let settings = OAuthSettings {
+            client_id: Some("collector".into()),
+            resources: vec!["audit_logs".into()],
+            ..OAuthSettings::default()
+        };
+        let c = Credentials::load_any(
+            AuthMode::ClientCredentials,
+            None,
+            &settings,
+            env(&[("ZENDESK_CLIENT_SECRET", "cs-secret\n")]),
+        )
+        .unwrap();
+        let client = c.oauth().expect("an OAuth client");
+        assert_eq!(client.client_id, "collector");
+        assert_eq!(client.client_secret.expose_secret(), "cs-secret");
+        assert_eq!(
+            client.grant,
+            OAuthGrant::ClientCredentials {
+                scopes: "auditlogs:read".into()
+            }
+        );
+        assert!(c.authorization().is_none());
+        assert!(!format!("{c:?}").contains("cs-secret"));
+        let no_id = Credentials::load_any(
+            AuthMode::ClientCredentials,
+            None,
+            &OAuthSettings::default(),
+            env(&[("ZENDESK_CLIENT_SECRET", "x")]),
+        )
+        .unwrap_err();
+        assert!(no_id.to_string().contains("ZENDESK_CLIENT_ID"), "{no_id}");
+        let no_secret =
+            Credentials::load_any(AuthMode::ClientCredentials, None, &settings, env(&[]))
+                .unwrap_err();
+        assert!(
+            no_secret.to_string().contains("ZENDESK_CLIENT_SECRET"),
+            "{no_secret}"
+        );
+        let token_mode =
+            Credentials::load_any(AuthMode::Token, Some("a@b"), &settings, env(&[])).unwrap_err();
+        assert!(
+            token_mode
+                .to_string()
+                .contains("AUTH_MODE=client_credentials"),
+            "{token_mode}"
+        );
     }
 }

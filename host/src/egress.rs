@@ -19,6 +19,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use crate::cassette::record::{self, Recorder};
 use crate::cassette::replay::{self, Answer, Player};
 use crate::credentials::Credentials;
+use crate::oauth::TokenSource;
 use crate::sender::{Sender, SenderError};
 use crate::stats::PassStats;
 
@@ -67,12 +68,15 @@ pub struct EgressPolicy {
     authorization: Option<HeaderValue>,
     /// Our own sender, when a proxy or CA bundle calls for one (`sender.rs`).
     sender: Option<Arc<Sender>>,
+    /// The OAuth modes' access tokens (`oauth.rs`), added after the policy let a request
+    /// through; `authorization` is then none.
+    tokens: Option<Arc<TokenSource>>,
 }
 
 impl EgressPolicy {
     pub fn new(base_url: &str, credentials: &Credentials) -> Result<EgressPolicy, OriginError> {
         let mut policy = EgressPolicy::without_credentials(base_url)?;
-        policy.authorization = Some(credentials.authorization());
+        policy.authorization = credentials.authorization();
         Ok(policy)
     }
 
@@ -102,6 +106,7 @@ impl EgressPolicy {
             port,
             authorization: None,
             sender: None,
+            tokens: None,
         })
     }
 
@@ -119,6 +124,21 @@ impl EgressPolicy {
                 Sender::configure(&self.host, https_proxy, no_proxy, ca_bundle)?.map(Arc::new);
         }
         Ok(self)
+    }
+
+    /// The sender requests to the origin take (none: the default one).
+    pub fn sender(&self) -> Option<Arc<Sender>> {
+        self.sender.clone()
+    }
+
+    /// Adds the feed's access tokens to every request let through.
+    pub fn with_tokens(mut self, tokens: Arc<TokenSource>) -> EgressPolicy {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    pub fn tokens(&self) -> Option<&Arc<TokenSource>> {
+        self.tokens.as_ref()
     }
 
     #[cfg(test)]
@@ -283,19 +303,15 @@ impl WasiHttpHooks for Egress {
             });
         }
         let sender = self.policy.sender.clone();
+        let tokens = self.policy.tokens.clone();
         let max_body_bytes = self.max_body_bytes;
         Box::new(async move {
-            use http_body_util::BodyExt;
-            let sent = match sender {
-                Some(sender) => sender.send(request, options).await,
-                None => wasmtime_wasi_http::default_send_request(request, options)
-                    .await
-                    .map(|(response, io)| {
-                        (
-                            response.map(BodyExt::boxed_unsync),
-                            Box::new(io) as Box<dyn Future<Output = _> + Send>,
-                        )
-                    }),
+            let sent = match tokens {
+                None => crate::sender::send_with(sender.as_deref(), request, options).await,
+                Some(tokens) => {
+                    crate::oauth::send_authorized(&tokens, sender.as_deref(), request, options)
+                        .await
+                }
             };
             let (response, io) = match sent {
                 Ok(sent) => sent,

@@ -31,6 +31,13 @@ pub enum Exit {
     CheckpointLocked,
     /// The store could not be opened or the checkpoint could not be loaded or first saved.
     Storage,
+    /// Zendesk refused the OAuth client: `invalid_client`, `unauthorized_client` or
+    /// `invalid_scope`. Nothing was collected.
+    OAuthRefused,
+    /// The refresh token is gone (`invalid_grant`): an admin must approve the client again.
+    OAuthGrantGone,
+    /// Another process holds the refresh-token file's lock.
+    RefreshTokenLocked,
 }
 
 impl Exit {
@@ -46,6 +53,9 @@ impl Exit {
             Exit::ResourceUnavailable => 7,
             Exit::Deadline => 8,
             Exit::ReplayDiverged => 9,
+            Exit::OAuthRefused => 10,
+            Exit::OAuthGrantGone => 11,
+            Exit::RefreshTokenLocked => 12,
         }
     }
 }

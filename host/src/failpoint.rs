@@ -29,6 +29,13 @@ pub const CHECKPOINT_AFTER_WRITE: &str = "checkpoint.after-write";
 /// point between two pages.
 pub const REQUEST_BEFORE_SEND: &str = "request.before-send";
 
+/// Zendesk answered a refresh with a rotated refresh token, which is not yet saved: the old
+/// one is already revoked.
+pub const REFRESH_TOKEN_ANSWERED: &str = "refresh-token.answered";
+/// The rotated refresh token is durable in its file (renamed, directory synced); the access
+/// token has not been used.
+pub const REFRESH_TOKEN_AFTER_WRITE: &str = "refresh-token.after-write";
+
 /// Every point there is; a name outside this list is a typo, refused at start.
 pub const ALL: &[&str] = &[
     OBJECT_BEFORE_WRITE,
@@ -38,6 +45,8 @@ pub const ALL: &[&str] = &[
     CHECKPOINT_AFTER_TEMP_WRITE,
     CHECKPOINT_AFTER_WRITE,
     REQUEST_BEFORE_SEND,
+    REFRESH_TOKEN_ANSWERED,
+    REFRESH_TOKEN_AFTER_WRITE,
 ];
 
 struct Armed {

@@ -53,6 +53,21 @@ pub enum FeedsError {
     Empty(PathBuf),
     #[error("--reset-state applies to one account; it cannot be used with --feeds")]
     ResetState,
+    #[error("feeds file {path}, line {line}: {message}")]
+    RefreshTokenLocked {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+impl FeedsError {
+    pub fn exit(&self) -> crate::exit::Exit {
+        match self {
+            FeedsError::RefreshTokenLocked { .. } => crate::exit::Exit::RefreshTokenLocked,
+            _ => crate::exit::Exit::Config,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -75,6 +90,11 @@ struct Entry {
     api_token_file: Option<PathBuf>,
     bearer_token_env: Option<String>,
     bearer_token_file: Option<PathBuf>,
+    /// The OAuth client's Identifier (`client_credentials`, `refresh_token`).
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    refresh_token_file: Option<PathBuf>,
     resources: Option<Vec<String>>,
     prefix: Option<String>,
     state_key: Option<String>,
@@ -88,6 +108,8 @@ struct Entry {
     api_token: Option<Spanned<toml::Value>>,
     bearer_token: Option<Spanned<toml::Value>>,
     password: Option<Spanned<toml::Value>>,
+    client_secret: Option<Spanned<toml::Value>>,
+    refresh_token: Option<Spanned<toml::Value>>,
 }
 
 /// Reads and validates `path`. `base` is the process's flags and environment (the fallback
@@ -129,6 +151,7 @@ pub fn parse(
     };
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut checkpoints: HashMap<PathBuf, (String, usize)> = HashMap::new();
+    let mut refresh_files: HashMap<PathBuf, (String, usize)> = HashMap::new();
     let mut feeds = Vec::with_capacity(file.feed.len());
     for entry in file.feed {
         let entry = entry.into_inner();
@@ -168,6 +191,12 @@ pub fn parse(
                 &entry.password,
                 "api_token_env or api_token_file",
             ),
+            (
+                "client_secret",
+                &entry.client_secret,
+                "client_secret_env or client_secret_file",
+            ),
+            ("refresh_token", &entry.refresh_token, "refresh_token_file"),
         ] {
             if let Some(value) = value {
                 return Err(feed_at(
@@ -184,7 +213,9 @@ pub fn parse(
             Some(m) => AuthMode::from_str(m, true).map_err(|_| {
                 feed_at(
                     name_at,
-                    format!("auth_mode {m:?} must be \"token\" or \"bearer\""),
+                    format!(
+                        "auth_mode {m:?} must be \"token\", \"bearer\",                          \"client_credentials\" or \"refresh_token\""
+                    ),
                 )
             })?,
         };
@@ -207,9 +238,61 @@ pub fn parse(
             ),
         };
 
+        let oauth = matches!(
+            auth_mode,
+            AuthMode::ClientCredentials | AuthMode::RefreshToken
+        );
+        if !oauth && let Some(key) = oauth_key(&entry) {
+            return Err(feed_at(
+                name_at,
+                format!("{key} does not apply to auth_mode \"{}\"", auth_mode.name()),
+            ));
+        }
+        if auth_mode != AuthMode::RefreshToken && entry.refresh_token_file.is_some() {
+            return Err(feed_at(
+                name_at,
+                format!(
+                    "refresh_token_file does not apply to auth_mode \"{}\"",
+                    auth_mode.name()
+                ),
+            ));
+        }
+        if oauth && entry.client_id.is_none() {
+            return Err(feed_at(
+                name_at,
+                format!(
+                    "auth_mode \"{}\" needs client_id (the OAuth client's Identifier)",
+                    auth_mode.name()
+                ),
+            ));
+        }
+        if auth_mode == AuthMode::RefreshToken {
+            let Some(file) = &entry.refresh_token_file else {
+                return Err(feed_at(
+                    name_at,
+                    "auth_mode \"refresh_token\" needs refresh_token_file (a writable file)".into(),
+                ));
+            };
+            if let Some((other, other_line)) =
+                refresh_files.insert(same_file(file), (name.clone(), line))
+            {
+                return Err(feed_at(
+                    name_at,
+                    format!(
+                        "shares the refresh-token file {} with feed {other} (line {other_line}); \
+                         Zendesk rotates the token on every use, so each feed needs its own",
+                        file.display()
+                    ),
+                ));
+            }
+        }
+
         let mut args = base.clone();
         args.base_url = Some(entry.base_url);
         args.auth_mode = auth_mode;
+        // No fallback to the flags: each feed names its own client, or none.
+        args.client_id = entry.client_id;
+        args.refresh_token_file = entry.refresh_token_file;
         if entry.email.is_some() {
             args.email = entry.email;
         }
@@ -254,9 +337,22 @@ pub fn parse(
             ));
         }
         let mut config = PassConfig::build(args, &env, |a| {
-            Credentials::load_ref(a.auth_mode, a.email.as_deref(), &secret, &env)
+            Credentials::load_ref(
+                a.auth_mode,
+                a.email.as_deref(),
+                &secret,
+                &crate::config::oauth_settings(a),
+                &env,
+            )
         })
-        .map_err(|e| feed_at(name_at, e.to_string()))?;
+        .map_err(|e| match e.exit() {
+            crate::exit::Exit::RefreshTokenLocked => FeedsError::RefreshTokenLocked {
+                path: path.to_owned(),
+                line: line_of(name_at),
+                message: format!("feed {name}: {e}"),
+            },
+            _ => feed_at(name_at, e.to_string()),
+        })?;
         config.feed = Some(name);
         feeds.push(Feed {
             config,
@@ -265,6 +361,30 @@ pub fn parse(
         });
     }
     Ok(feeds)
+}
+
+/// The first OAuth key a feed sets, if any.
+fn oauth_key(entry: &Entry) -> Option<&'static str> {
+    [
+        ("client_id", entry.client_id.is_some()),
+        ("client_secret_env", entry.client_secret_env.is_some()),
+        ("client_secret_file", entry.client_secret_file.is_some()),
+    ]
+    .into_iter()
+    .find_map(|(k, set)| set.then_some(k))
+}
+
+/// The path two feeds would share: the directory resolved when it exists (so `a/../x` and `x`
+/// are one file), else as written.
+fn same_file(path: &Path) -> PathBuf {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    match (
+        dir.map_or_else(|| std::fs::canonicalize("."), std::fs::canonicalize),
+        path.file_name(),
+    ) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_owned(),
+    }
 }
 
 /// The one reference the auth mode calls for, checked to be a reference and not a secret.
@@ -290,11 +410,29 @@ fn secret_ref(entry: &Entry, mode: AuthMode) -> Result<SecretRef, String> {
                 ("api_token_file", entry.api_token_file.is_some()),
             ],
         ),
+        AuthMode::ClientCredentials | AuthMode::RefreshToken => {
+            let other = [
+                ("api_token_env", entry.api_token_env.is_some()),
+                ("api_token_file", entry.api_token_file.is_some()),
+                ("bearer_token_env", entry.bearer_token_env.is_some()),
+                ("bearer_token_file", entry.bearer_token_file.is_some()),
+            ];
+            if let Some((key, _)) = other.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "{key} does not apply to auth_mode \"{}\"",
+                    mode.name()
+                ));
+            }
+            (
+                "client_secret_env",
+                &entry.client_secret_env,
+                "client_secret_file",
+                &entry.client_secret_file,
+                [("", false), ("", false)],
+            )
+        }
     };
-    let mode_name = match mode {
-        AuthMode::Token => "token",
-        AuthMode::Bearer => "bearer",
-    };
+    let mode_name = mode.name();
     if let Some((key, _)) = other.iter().find(|(_, set)| *set) {
         return Err(format!("{key} does not apply to auth_mode \"{mode_name}\""));
     }

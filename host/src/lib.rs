@@ -16,6 +16,8 @@ pub mod feeds;
 pub mod imports;
 pub mod logging;
 pub mod metrics;
+pub mod oauth;
+pub mod oauth_login;
 pub mod pass;
 pub mod runtime;
 pub mod schedule;

@@ -56,6 +56,11 @@ fn main() -> ExitCode {
         Command::Record(args) => runtime.block_on(zendesk_crm::pass::record(args)),
         Command::Replay(args) => runtime.block_on(zendesk_crm::pass::replay(args)),
         Command::RedactCassette(args) => zendesk_crm::cassette::redact::run(args),
+        Command::Oauth(args) => match args.command {
+            zendesk_crm::cli::OauthCommand::Login(login) => {
+                runtime.block_on(zendesk_crm::oauth_login::run(login))
+            }
+        },
     };
     exit.into()
 }

@@ -14,6 +14,7 @@ use crate::cassette::{Body, Cassette, FORMAT, HostRecord, SettingsRecord, StopTa
 use crate::cli::{RecordArgs, ReplayArgs, RunArgs, ServeArgs};
 use crate::config::PassConfig;
 use crate::control::{PassControl, StopFlag};
+use crate::credentials::AuthMode;
 use crate::egress::{Egress, EgressPolicy, Mode};
 use crate::exit::Exit;
 use crate::imports::PassState;
@@ -121,6 +122,8 @@ fn replay_config(args: &ReplayArgs, c: &Cassette) -> anyhow::Result<PassConfig> 
     Ok(PassConfig {
         feed: None,
         base_url: s.base_url.clone(),
+        // A replay holds no credentials; the mode only shapes messages.
+        auth_mode: crate::credentials::AuthMode::Bearer,
         egress: Arc::new(EgressPolicy::without_credentials(&s.base_url)?),
         resources: s.resources.iter().map(|r| r.name.clone()).collect(),
         page_size: None,
@@ -233,7 +236,7 @@ pub(crate) async fn serve_metrics(
 fn prepare(args: RunArgs) -> Result<(PassConfig, Runtime), Exit> {
     let config = PassConfig::from_args(args, |k| std::env::var(k).ok()).map_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
-        Exit::Config
+        e.exit()
     })?;
     let runtime = load_runtime(&config).map_err(|e| {
         tracing::error!(error = format!("{e:#}"), "cannot load the component");
@@ -278,6 +281,36 @@ pub(crate) async fn one_pass(
         }
     }
 
+    let tokens = match tape {
+        Tape::Replay { .. } => None,
+        _ => config.egress.tokens().cloned(),
+    };
+    if config.auth_mode == AuthMode::Token && !matches!(tape, Tape::Replay { .. }) {
+        tracing::warn!(
+            "AUTH_MODE=token: Zendesk deactivates every API token on 2027-04-30 (and no account \
+             can create one since 2026-10-27); move to AUTH_MODE=client_credentials, see the \
+             README's \"Moving off API tokens\""
+        );
+    }
+    if let Some(tokens) = &tokens {
+        // The first token of the pass, before the component runs: a refused client ends the
+        // pass here, naming the cause, with nothing collected.
+        tokens.begin_pass();
+        if let Err(e) = tokens.authorization().await {
+            let summary = Summary {
+                feed: config.feed.clone(),
+                ok: false,
+                pass_start,
+                checkpoint,
+                first_run: false,
+                duration_ms: 0,
+                resources: Vec::new(),
+                error: Some(ErrorSummary::new(e.kind(), e.to_string())),
+                cassette: None,
+            };
+            return (Some(summary), e.exit());
+        }
+    }
     let deadline = Instant::now() + config.deadline;
     let control = PassControl {
         stop: stop.clone(),
@@ -392,6 +425,16 @@ pub(crate) async fn one_pass(
     } else {
         exit
     };
+    // A token refused mid-pass (a grant revoked, a secret rotated) is the cause worth naming.
+    let exit = match tokens.as_ref().and_then(|t| t.refusal()) {
+        Some(e) => {
+            summary.ok = false;
+            summary.error = Some(ErrorSummary::new(e.kind(), e.to_string()));
+            e.exit()
+        }
+        None => exit,
+    };
+    explain_unauthorized(config.auth_mode, pass_start, &mut summary);
     let exit = match finish_tape(tape, &mode, &state, &settings, config, &mut summary) {
         Some(diverged) => diverged,
         None => exit,
@@ -424,6 +467,32 @@ pub(crate) async fn one_pass(
         }
     }
     (Some(summary), exit)
+}
+
+/// 2027-04-30T00:00:00Z: Zendesk deactivates every remaining API token.
+const API_TOKENS_END: i64 = 1_809_043_200;
+
+/// Says why a 401 happened where the mode explains it: API tokens after their end, and
+/// bearer tokens that expired (access tokens of new clients live about 30 minutes).
+fn explain_unauthorized(mode: AuthMode, pass_start: i64, summary: &mut Summary) {
+    for r in &mut summary.resources {
+        let Some(error) = r.error.as_mut().filter(|e| e.kind == "unauthorized") else {
+            continue;
+        };
+        let why = match mode {
+            AuthMode::Token if pass_start >= API_TOKENS_END => {
+                " Zendesk deactivated every API token on 2027-04-30: move to \
+                 AUTH_MODE=client_credentials (see the README's \"Moving off API tokens\")."
+            }
+            AuthMode::Bearer if error.message.contains("invalid_token") => {
+                " The bearer token expired or was revoked (OAuth access tokens now expire after \
+                 about 30 minutes): move to AUTH_MODE=client_credentials, with which the \
+                 collector obtains and renews its own tokens."
+            }
+            _ => continue,
+        };
+        error.message.push_str(why);
+    }
 }
 
 /// Writes the cassette of a recorded pass, or checks a replay against its cassette; fills

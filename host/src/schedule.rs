@@ -178,7 +178,7 @@ fn prepare(args: &RunArgs) -> Result<(Vec<Feed>, Arc<Shared>), Exit> {
     };
     let feeds = feeds::load(path, args, |k| std::env::var(k).ok()).map_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
-        Exit::Config
+        e.exit()
     })?;
     // The component and its cache are the process's, not a feed's: any feed's view will do.
     let runtime = load_runtime(&feeds[0].config).map_err(|e| {

@@ -20,6 +20,29 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
+/// The future that drives a response's connection, as the `wasi:http` hook returns it.
+pub type IoFuture = Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>;
+
+/// Sends a vetted request through `sender`, or wasmtime-wasi-http's default sender when
+/// there is none (no proxy, no CA bundle, or plain loopback http).
+pub async fn send_with(
+    sender: Option<&Sender>,
+    request: Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> wasmtime_wasi_http::Result<(Response<WasiBody>, IoFuture)> {
+    match sender {
+        Some(sender) => sender.send(request, options).await,
+        None => wasmtime_wasi_http::default_send_request(request, options)
+            .await
+            .map(|(response, io)| {
+                (
+                    response.map(BodyExt::boxed_unsync),
+                    Box::new(io) as IoFuture,
+                )
+            }),
+    }
+}
+
 /// The most a proxy's answer to `CONNECT` may hold before its blank line.
 const MAX_PROXY_HEAD: usize = 16 * 1024;
 /// Connect and first-byte bounds when the component gives none (it always does).

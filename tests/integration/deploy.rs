@@ -104,11 +104,31 @@ impl Accounts {
             .enumerate()
         {
             let name = feed["name"].as_str().expect("name").to_owned();
+            // A recipe's feed uses an API token or (as the recipes now do) an OAuth client.
+            let oauth = feed.get("client_secret_file").is_some();
+            let secret = format!("token-of-{name}");
             let sim = simulator_with(SimConfig {
-                email: feed["email"].as_str().expect("email").to_owned(),
-                api_token: format!("token-of-{name}"),
+                email: feed
+                    .get("email")
+                    .and_then(|e| e.as_str())
+                    .unwrap_or("agent@example.com")
+                    .to_owned(),
+                api_token: secret.clone(),
+                oauth_client: zendesk_crm_tests::OAuthClientConfig {
+                    id: feed
+                        .get("client_id")
+                        .and_then(|c| c.as_str())
+                        .unwrap_or("none")
+                        .to_owned(),
+                    secret: secret.clone(),
+                    ..Default::default()
+                },
                 ..SimConfig::default()
             });
+            if oauth {
+                // After 2027-04-30 an API token would not do.
+                sim.refuse_api_tokens(true);
+            }
             sim.add_tickets(1 + 1000 * i as u64, 25, T0 - 1000);
             sim.add_audit_events(1 + 1000 * i as u64, 7, T0 - 1000);
             let base_url = feed["base_url"].as_str().expect("base_url");
@@ -116,7 +136,11 @@ impl Accounts {
                 &format!("\"{base_url}\""),
                 &format!("\"{}\"", sim.base_url()),
             );
-            let token_at = feed["api_token_file"].as_str().expect("api_token_file");
+            let token_at = feed
+                .get("client_secret_file")
+                .or_else(|| feed.get("api_token_file"))
+                .and_then(|f| f.as_str())
+                .expect("client_secret_file or api_token_file");
             let (from, to) = paths
                 .iter()
                 .find(|(from, _)| token_at.starts_with(from.as_str()))

@@ -299,3 +299,63 @@ fn node_embedding_policy_unit_tests_pass() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn node_embedding_in_client_credentials_mode_renews_its_token_on_demand() {
+    let embed = embed_node();
+    let sim = simulator();
+    sim.set_token_lifetime(Some(std::time::Duration::from_secs(1)));
+    sim.add_tickets(1, 24, T0 - 3000);
+    let work = tempfile::tempdir().expect("temp dir");
+    let component = component_file(work.path());
+    let mut s = settings(&sim.base_url(), sim.now());
+    // Tickets only, three per page, one request per 400 ms window: the pass spans several
+    // one-second token lifetimes.
+    s["resources"] =
+        json!([{"name": "incremental_tickets", "pageSize": 3, "requestsPerWindow": 1}]);
+    s["rate"] = json!({"windowMs": 400, "accountRequests": 200});
+    let settings_path = work.path().join("settings.json");
+    std::fs::write(&settings_path, s.to_string()).expect("write settings");
+    let client = sim.config().oauth_client.clone();
+    let started = std::time::Instant::now();
+    let output = node()
+        .arg(embed.join("run.mjs"))
+        .arg("--component")
+        .arg(&component)
+        .arg("--out")
+        .arg(work.path().join("out"))
+        .arg("--settings")
+        .arg(&settings_path)
+        .env("AUTH_MODE", "client_credentials")
+        .env("ZENDESK_CLIENT_ID", &client.id)
+        .env("ZENDESK_CLIENT_SECRET", &client.secret)
+        .output()
+        .expect("running node");
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let result: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(result["ok"][0]["records"], 24, "{result}");
+    assert_eq!(
+        sim.invalid_token_answers(),
+        0,
+        "a 401 reached the component"
+    );
+    let requests = sim.token_requests().iter().filter(|r| r.granted).count();
+    let bound = elapsed.as_secs_f64().ceil() as usize + 1;
+    assert!(requests >= 2, "{requests}: nothing was renewed");
+    assert!(
+        requests <= bound,
+        "{requests} in {elapsed:?} (bound {bound})"
+    );
+    assert!(!stdout.contains(&client.secret) && !stderr.contains(&client.secret));
+    for token in sim
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization"))
+        .filter_map(|a| a.strip_prefix("Bearer "))
+    {
+        assert!(!stderr.contains(token), "an access token in the log");
+    }
+}

@@ -12,6 +12,7 @@ mod embedding;
 mod feeds;
 mod hostile;
 mod misbehave;
+mod oauth;
 mod paging;
 mod proxy;
 mod rate_budget;

@@ -575,3 +575,36 @@ fn a_crash_at_any_s3_write_loses_nothing_and_stores_nothing_twice() {
         }
     }
 }
+
+#[test]
+fn client_credentials_collect_all_three_resources_into_s3() {
+    let sim = simulator();
+    sim.set_token_lifetime(Some(std::time::Duration::from_secs(1)));
+    sim.add_tickets(1, 6, T0 - 1000);
+    sim.add_audit_events(1, 6, T0 - 1000);
+    sim.add_access_events(6, T0 - 1000);
+    for _ in 0..8 {
+        sim.push_fault(zendesk_crm_tests::Fault::Delay { ms: 300 });
+    }
+    let bucket = Bucket::new();
+    let admin = bucket.moto.admin().clone();
+    let mut c = crate::oauth::client_credentials(&sim);
+    bucket.attach(&mut c, &admin);
+    c.env("RESOURCES", "audit_logs,incremental_tickets,access_logs")
+        .env("START_TIME", T0 - 5000)
+        .env("PAGE_SIZE", 2);
+    let pass = c.run(&sim);
+    assert_ok(&pass);
+    let stored = bucket.bodies();
+    let count = |resource: &str| {
+        stored
+            .keys()
+            .filter(|k| k.contains(&format!("-zendesk-{resource}.")))
+            .count()
+    };
+    assert!(count("incremental_tickets") >= 3, "{:?}", stored.keys());
+    assert!(count("audit_logs") >= 3, "{:?}", stored.keys());
+    assert!(count("access_logs") >= 3, "{:?}", stored.keys());
+    assert_eq!(tickets_in(&stored).len(), 6);
+    assert!(sim.token_requests().iter().filter(|r| r.granted).count() >= 2);
+}

@@ -5,6 +5,6 @@ pub mod s3;
 pub mod sim;
 
 pub use sim::{
-    AccessLinks, EndpointLimit, Fault, INCREMENTAL_EXPORTS, RateLimits, RecordedRequest,
-    ResetFormat, SimConfig, Simulator,
+    AccessLinks, EndpointLimit, Fault, INCREMENTAL_EXPORTS, OAuthClientConfig, RateLimits,
+    RecordedRequest, ResetFormat, SimConfig, Simulator, TokenRequest,
 };

@@ -69,6 +69,22 @@ pub fn get(
     request("GET", base_url, path_and_query, headers)
 }
 
+/// `POST base_url + path` with a body of `content_type`.
+pub fn post(
+    base_url: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> io::Result<RawResponse> {
+    request_with_body(
+        "POST",
+        base_url,
+        path,
+        &[("Content-Type", content_type)],
+        body,
+    )
+}
+
 /// Sends one request and reads the response to EOF. A connection closed before any byte
 /// of a response is an `UnexpectedEof` (or the reset error the OS reported).
 pub fn request(
@@ -76,6 +92,17 @@ pub fn request(
     base_url: &str,
     path_and_query: &str,
     headers: &[(&str, &str)],
+) -> io::Result<RawResponse> {
+    request_with_body(method, base_url, path_and_query, headers, b"")
+}
+
+/// [`request`] with a body (sent with its `Content-Length` when not empty).
+pub fn request_with_body(
+    method: &str,
+    base_url: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
 ) -> io::Result<RawResponse> {
     let host = base_url
         .strip_prefix("http://")
@@ -87,8 +114,12 @@ pub fn request(
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
+    if !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     head.push_str("Connection: close\r\n\r\n");
     stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
     let mut raw = Vec::new();
     if let Err(e) = stream.read_to_end(&mut raw) {
         // A reset after part of a response still leaves that part to inspect.

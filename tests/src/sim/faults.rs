@@ -34,6 +34,9 @@ pub enum Fault {
     Canned { status: u16, body: String },
     /// 302 to `location` (another origin, typically).
     Redirect { location: String },
+    /// Every OAuth access token issued so far is revoked, then the request is answered as
+    /// usual (so a request with one of them gets 401 `invalid_token`).
+    RevokeAccessTokens,
 }
 
 /// The response for faults that replace the answer outright (not Truncated/Reset/Delay,
@@ -77,7 +80,8 @@ pub(crate) fn replacement(fault: &Fault) -> Option<SimResponse> {
         | Fault::Reset
         | Fault::Delay { .. }
         | Fault::Endless
-        | Fault::GzipBomb { .. } => return None,
+        | Fault::GzipBomb { .. }
+        | Fault::RevokeAccessTokens => return None,
     };
     Some(resp)
 }

@@ -14,6 +14,7 @@ mod cursor;
 mod export;
 mod faults;
 mod iso8601;
+mod oauth;
 mod params;
 mod rate_limits;
 mod routes;
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 pub use access_logs::AccessLinks;
 pub use faults::Fault;
+pub use oauth::{OAuthClientConfig, TokenRequest};
 pub use rate_limits::{EndpointLimit, INCREMENTAL_EXPORTS, RateLimits};
 pub use wire::{RecordedRequest, percent_encode};
 
@@ -64,6 +66,8 @@ pub struct SimConfig {
     pub access_rate_window: Option<Duration>,
     /// How an access-log 429 states `ratelimit-reset`.
     pub access_reset_format: ResetFormat,
+    /// The account's OAuth client (oauth.rs).
+    pub oauth_client: OAuthClientConfig,
 }
 
 /// The shape of `ratelimit-reset` on an access-log 429. The docs say "a date-time"
@@ -90,6 +94,7 @@ impl Default for SimConfig {
             access_rate_limit: 50,
             access_rate_window: None,
             access_reset_format: ResetFormat::DateTime,
+            oauth_client: OAuthClientConfig::default(),
         }
     }
 }
@@ -284,6 +289,56 @@ impl Simulator {
             .limiter
             .as_ref()
             .map_or_else(Vec::new, |l| l.per_window(scope))
+    }
+
+    /// How long access tokens issued from now on live (real time); `None`: no expiry, and no
+    /// `expires_in` in the answer. Zendesk's default, 30 minutes, until set.
+    pub fn set_token_lifetime(&self, lifetime: Option<Duration>) {
+        self.lock().oauth.lifetime = lifetime;
+    }
+
+    /// `true` refuses every API token with 401, as Zendesk does after 2027-04-30.
+    pub fn refuse_api_tokens(&self, refuse: bool) {
+        self.lock().oauth.refuse_api_tokens = refuse;
+    }
+
+    /// Every access token issued so far stops working (401 `invalid_token`).
+    pub fn revoke_access_tokens(&self) {
+        self.lock().oauth.revoke_access_tokens();
+    }
+
+    /// The grant is gone: every access and refresh token issued so far is revoked.
+    pub fn revoke_grants(&self) {
+        self.lock().oauth.revoke_grants();
+    }
+
+    /// Whether `POST /oauth/tokens` would still take this refresh token.
+    pub fn refresh_token_alive(&self, token: &str) -> bool {
+        self.lock().oauth.refresh_token_alive(token)
+    }
+
+    /// An authorization code as if the admin approved `client_id` in the browser.
+    pub fn approve(&self, redirect_uri: &str, code_challenge: &str, scopes: &[&str]) -> String {
+        let id = self.shared.config.oauth_client.id.clone();
+        let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.lock()
+            .oauth
+            .approve(&id, redirect_uri, code_challenge, scopes)
+    }
+
+    /// Every `POST /oauth/tokens` so far, in order (faulted ones with grant type `(fault)`).
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.lock().oauth.token_requests.clone()
+    }
+
+    /// 401 `invalid_token` answers given to API requests so far.
+    pub fn invalid_token_answers(&self) -> u32 {
+        self.lock().oauth.invalid_token_answers
+    }
+
+    /// A fault for the next `POST /oauth/tokens` (FIFO), instead of its answer.
+    pub fn push_token_fault(&self, fault: Fault) {
+        self.lock().token_faults.push_back(fault);
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {

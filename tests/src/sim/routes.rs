@@ -12,7 +12,7 @@ pub(crate) fn route(shared: &Shared, req: &RecordedRequest) -> SimResponse {
     if !path.starts_with("/api/") {
         return not_found();
     }
-    if let Err(resp) = auth::check(&shared.config, req.header("authorization")) {
+    if let Err(resp) = auth::check(shared, req.header("authorization"), path) {
         return resp;
     }
     // The `.json` suffix is optional on every endpoint (zendesk-api.md §0).

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 
 use super::access_logs;
 use super::faults::{self, Fault};
+use super::oauth;
 use super::rate_limits::{AccountHeaders, Verdict};
 use super::routes;
 use super::state::{RATE_LIMIT, Shared};
@@ -70,6 +71,20 @@ async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<SimBody>, std::io::Error> {
+    use http_body_util::BodyExt as _;
+    let (parts, incoming) = req.into_parts();
+    let body = if parts.method == hyper::Method::POST {
+        // Token requests are small; anything larger than this is cut, not buffered.
+        let limited = http_body_util::Limited::new(incoming, 64 * 1024);
+        limited
+            .collect()
+            .await
+            .map(|b| b.to_bytes().to_vec())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let req = Request::from_parts(parts, ());
     let recorded = RecordedRequest {
         method: req.method().as_str().to_owned(),
         path_and_query: req
@@ -86,7 +101,11 @@ async fn handle(
                 )
             })
             .collect(),
+        body,
     };
+    if recorded.path().starts_with("/oauth/") {
+        return Ok(oauth_answer(&shared, &recorded).into_response(SimBody::full));
+    }
     let is_api = recorded.path().starts_with("/api/");
     // The access log sends none of the account's rate-limit headers (access-logs.md §5).
     let account_headers = is_api && !recorded.path().starts_with(access_logs::ENDPOINT);
@@ -138,6 +157,10 @@ async fn handle(
             "injected reset",
         )),
         Some(Fault::Truncated) => Ok(normal(&shared).into_response(SimBody::truncated)),
+        Some(Fault::RevokeAccessTokens) => {
+            shared.state.lock().unwrap().oauth.revoke_access_tokens();
+            Ok(normal(&shared).into_response(SimBody::full))
+        }
         Some(Fault::Endless) => {
             let start = SimResponse::text(200, JSON, "{\"tickets\":[");
             Ok(finish(&shared, start, account_headers, false, account)
@@ -155,6 +178,40 @@ async fn handle(
             Ok(finish(&shared, resp, account_headers, gzip, account).into_response(SimBody::full))
         }
     }
+}
+
+/// The OAuth endpoints: recorded like any request, then a token fault if one is queued, else
+/// the answer. No rate-limit headers and no gzip (Zendesk sends neither here).
+fn oauth_answer(shared: &Shared, recorded: &RecordedRequest) -> Wire {
+    let resp = {
+        let mut state = shared.state.lock().unwrap();
+        state.requests.push(recorded.clone());
+        let fault = if recorded.path() == oauth::TOKENS {
+            state.token_faults.pop_front()
+        } else {
+            None
+        };
+        match fault.as_ref().and_then(faults::replacement) {
+            Some(resp) => {
+                state.oauth.token_requests.push(oauth::TokenRequest {
+                    grant_type: "(fault)".to_owned(),
+                    client_id: String::new(),
+                    granted: false,
+                });
+                resp
+            }
+            None => match recorded.path() {
+                oauth::TOKENS => {
+                    oauth::tokens(&mut state.oauth, &shared.config.oauth_client, recorded)
+                }
+                oauth::AUTHORIZE => {
+                    oauth::authorize(&mut state.oauth, &shared.config.oauth_client, recorded)
+                }
+                _ => super::wire::SimResponse::error(404, "InvalidEndpoint", "Not found"),
+            },
+        }
+    };
+    finish(shared, resp, false, false, None)
 }
 
 /// A response with its final headers and (possibly compressed) body.

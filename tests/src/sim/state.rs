@@ -8,6 +8,7 @@ use super::access::AccessStore;
 use super::access_logs::AccessLinks;
 use super::audit::AuditStore;
 use super::faults::Fault;
+use super::oauth::OAuthState;
 use super::rate_limits::Limiter;
 use super::tickets::TicketStore;
 use super::wire::RecordedRequest;
@@ -36,6 +37,10 @@ pub(crate) struct State {
     pub rate: RateWindow,
     /// Enforced limits, when `SimConfig::rate_limits` is set.
     pub limiter: Option<Limiter>,
+    /// Tokens, grants and codes (oauth.rs).
+    pub oauth: OAuthState,
+    /// Faults for `POST /oauth/tokens`, consumed in order.
+    pub token_faults: VecDeque<Fault>,
     request_seq: u64,
 }
 
@@ -58,6 +63,8 @@ impl State {
             after_url_origin: None,
             rate: RateWindow::default(),
             limiter: None,
+            oauth: OAuthState::default(),
+            token_faults: VecDeque::new(),
             request_seq: 0,
         }
     }

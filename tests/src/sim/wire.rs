@@ -10,6 +10,8 @@ pub struct RecordedRequest {
     pub path_and_query: String,
     /// Names are lower-case (as hyper delivers them); values decoded lossily as UTF-8.
     pub headers: Vec<(String, String)>,
+    /// The body (read only for `POST`s; empty otherwise).
+    pub body: Vec<u8>,
 }
 
 impl RecordedRequest {

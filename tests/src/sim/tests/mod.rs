@@ -5,6 +5,7 @@ mod audit;
 mod audit_paging;
 mod errors;
 mod faults;
+mod oauth;
 mod paging;
 mod polling;
 mod rate_limits;
