@@ -36,7 +36,7 @@ pub async fn send_with(
             .await
             .map(|(response, io)| {
                 (
-                    response.map(BodyExt::boxed_unsync),
+                    response.map(http_body_util::BodyExt::boxed_unsync),
                     Box::new(io) as IoFuture,
                 )
             }),
