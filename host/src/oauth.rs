@@ -564,14 +564,20 @@ fn ready() -> IoFuture {
 
 /// `application/x-www-form-urlencoded`.
 fn form(pairs: &[(&str, &str)]) -> String {
-    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // Everything but RFC 3986's unreserved characters.
+    const FORM: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
     pairs
         .iter()
         .map(|(k, v)| {
             format!(
                 "{}={}",
-                utf8_percent_encode(k, NON_ALPHANUMERIC),
-                utf8_percent_encode(v, NON_ALPHANUMERIC)
+                utf8_percent_encode(k, FORM),
+                utf8_percent_encode(v, FORM)
             )
         })
         .collect::<Vec<_>>()
@@ -682,8 +688,8 @@ mod tests {
     #[test]
     fn a_form_body_encodes_every_reserved_character() {
         assert_eq!(
-            form(&[("a", "x y&z=+/"), ("b", "ok")]),
-            "a=x%20y%26z%3D%2B%2F&b=ok"
+            form(&[("grant_type", "x y&z=+/"), ("b", "ok-._~")]),
+            "grant_type=x%20y%26z%3D%2B%2F&b=ok-._~"
         );
     }
 

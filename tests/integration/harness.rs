@@ -164,7 +164,11 @@ impl Collector {
         for (key, body) in self.objects() {
             let page: Value =
                 serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"));
-            for t in page["tickets"].as_array().expect("tickets array") {
+            // Other resources' pages (a pass over several) hold no tickets.
+            let Some(tickets) = page.get("tickets") else {
+                continue;
+            };
+            for t in tickets.as_array().expect("tickets array") {
                 all.push(stamp(t));
             }
         }

@@ -341,6 +341,9 @@ fn a_refresh_token_feed_rotates_the_file_on_every_pass_and_the_old_token_dies() 
     let feed = refresh_feed(&sim);
     let mut previous = feed.token();
     for round in 0..3 {
+        if round > 0 {
+            sim.add_tickets(100 + round, 1, T0 - 500);
+        }
         let pass = feed.c.run(&sim);
         assert_eq!(pass.code, 0, "round {round}: {}", pass.output());
         let now = feed.token();
@@ -352,7 +355,6 @@ fn a_refresh_token_feed_rotates_the_file_on_every_pass_and_the_old_token_dies() 
         );
         assert!(!pass.output().contains(&now) && !pass.output().contains(&previous));
         previous = now;
-        sim.add_tickets(100 + round, 1, T0 - 500);
     }
     assert_eq!(sorted_unique(feed.c.stored_tickets()), visible(&sim));
     assert_eq!(granted(&sim, "refresh_token"), 3);
@@ -625,10 +627,12 @@ fn client_secrets_access_tokens_and_refresh_tokens_never_appear_in_any_output() 
     let sim = simulator();
     sim.set_token_lifetime(Some(Duration::from_secs(1)));
     sim.add_tickets(1, 12, T0 - 1000);
+    // The revocation first: were it to fall on the resend after an expiry, the component
+    // would rightly see that second 401 (the host renews once per request).
+    sim.push_fault(Fault::RevokeAccessTokens);
     for _ in 0..6 {
         sim.push_fault(Fault::Delay { ms: 400 });
     }
-    sim.push_fault(Fault::RevokeAccessTokens);
     let secret = sim.config().oauth_client.secret.clone();
     let mut c = client_credentials(&sim);
     c.env("PAGE_SIZE", 2).env("RUST_LOG", TRACE);
@@ -748,7 +752,9 @@ fn no_token_of_any_mode_reaches_another_origin() {
     for mut c in modes {
         c.env("PAGE_SIZE", 2);
         let pass = c.run(&sim);
-        assert_eq!(pass.code, 3, "{}", pass.output());
+        // The guest follows only the path of a next URL, on its own origin.
+        assert_eq!(pass.code, 0, "{}", pass.output());
+        assert_eq!(sorted_unique(c.stored_tickets()), visible(&sim));
         assert!(
             evil.requests().is_empty(),
             "a request reached the other origin"
