@@ -214,7 +214,7 @@ pub fn parse(
                 feed_at(
                     name_at,
                     format!(
-                        "auth_mode {m:?} must be \"token\", \"bearer\",                          \"client_credentials\" or \"refresh_token\""
+                        "auth_mode {m:?} must be \"token\", \"bearer\", \"client_credentials\" or \"refresh_token\""
                     ),
                 )
             })?,
