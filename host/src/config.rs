@@ -162,13 +162,7 @@ impl PassConfig {
                 crate::oauth::TokenSource::new(client, &base_url, egress.sender(), transport)?;
             egress = egress.with_tokens(Arc::new(tokens));
         }
-        let resources: Vec<String> = args
-            .resources
-            .split(',')
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let resources = resource_list(&args.resources);
         if resources.is_empty() {
             return Err(ConfigError::NoResources);
         }
@@ -314,6 +308,16 @@ pub(crate) fn default_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("zendesk-crm"))
+}
+
+/// The names in a comma-separated `RESOURCES`, trimmed, empty entries dropped.
+pub fn resource_list(resources: &str) -> Vec<String> {
+    resources
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

@@ -45,16 +45,10 @@ async fn login(args: LoginArgs) -> Result<(), Failure> {
             args.ca_bundle.as_deref(),
         )
         .map_err(|e| config(e.to_string()))?;
-    let scopes = args.scopes.clone().unwrap_or_else(|| {
-        let resources: Vec<String> = args
-            .resources
-            .split(',')
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .map(str::to_owned)
-            .collect();
-        default_scopes(&resources)
-    });
+    let scopes = args
+        .scopes
+        .clone()
+        .unwrap_or_else(|| default_scopes(&crate::config::resource_list(&args.resources)));
     let client = OAuthClient {
         client_id: args.client_id.clone(),
         client_secret: secret,
