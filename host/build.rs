@@ -6,6 +6,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest as _, Sha256};
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir
@@ -24,14 +26,75 @@ fn main() {
         std::fs::copy(&prebuilt, &dest).unwrap_or_else(|e| {
             panic!("copying ZENDESK_CRM_GUEST_WASM {prebuilt:?}: {e}");
         });
-        return;
+    } else {
+        build_guest(&root, &out_dir, &dest);
     }
+    version(&root, &dest);
+}
 
+/// `--version`: the crate version, the commit built (`ZENDESK_CRM_COMMIT` when set, e.g. by a
+/// build from a source archive; else `git`; else "unknown", so a build without git or
+/// outside a clone still works) and the embedded component's SHA-256.
+fn version(root: &Path, component: &Path) {
+    println!("cargo:rerun-if-env-changed=ZENDESK_CRM_COMMIT");
+    let commit = env::var("ZENDESK_CRM_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .or_else(|| git_commit(root))
+        .unwrap_or_else(|| "unknown".to_owned());
+    let bytes =
+        std::fs::read(component).unwrap_or_else(|e| panic!("reading {}: {e}", component.display()));
+    let hash: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!(
+        "cargo:rustc-env=ZENDESK_CRM_LONG_VERSION={} (commit {commit}, component sha256:{hash})",
+        env::var("CARGO_PKG_VERSION").expect("set by cargo")
+    );
+}
+
+/// The commit checked out (short hash); none without git
+/// or outside a clone. Reruns when HEAD moves.
+fn git_commit(root: &Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .current_dir(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"])?;
+    // HEAD, the branch it names and packed refs: what moves on a commit or checkout.
+    for name in ["HEAD", "packed-refs"] {
+        if let Some(path) = git(&["rev-parse", "--git-path", name]) {
+            rerun_if_exists(&root.join(path));
+        }
+    }
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"])
+        && let Some(path) = git(&["rev-parse", "--git-path", &branch])
+    {
+        rerun_if_exists(&root.join(path));
+    }
+    Some(commit)
+}
+
+/// A path cargo watches must exist, or the script would run on every build.
+fn rerun_if_exists(path: &Path) {
+    if path.exists() {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+}
+
+fn build_guest(root: &Path, out_dir: &Path, dest: &Path) {
     check_target_installed();
     let target_dir = out_dir.join("guest-target");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .current_dir(&root)
+        .current_dir(root)
         .args([
             "build",
             "--profile",
@@ -54,7 +117,7 @@ fn main() {
         .expect("running cargo to build the guest component");
     assert!(status.success(), "building the guest component failed");
     let built = target_dir.join("wasm32-wasip2/component/zendesk_crm_guest.wasm");
-    std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
+    std::fs::copy(&built, dest).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
 }
 
 fn check_target_installed() {

@@ -10,7 +10,8 @@ use crate::credentials::AuthMode;
 #[derive(Debug, Parser)]
 #[command(
     name = "zendesk-crm",
-    version,
+    // The crate version, the commit and the embedded component's SHA-256 (host/build.rs).
+    version = env!("ZENDESK_CRM_LONG_VERSION"),
     about = "Collects Zendesk Support security logs \
     (audit logs, incremental ticket export, access logs) into S3 or a local directory, through a sandboxed component."
 )]
@@ -48,6 +49,12 @@ pub enum Command {
     RedactCassette(RedactArgs),
     /// OAuth helpers: `oauth login` approves a client once, for AUTH_MODE=refresh_token.
     Oauth(OauthArgs),
+    /// Prints a shell completion script on stdout, e.g.
+    /// `zendesk-crm completions bash > /etc/bash_completion.d/zendesk-crm`.
+    Completions(CompletionsArgs),
+    /// Prints a manual page (roff) on stdout, e.g. `zendesk-crm man | man -l -`, or
+    /// `zendesk-crm man run` for a subcommand's page.
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +127,19 @@ pub struct LoginArgs {
     /// As for `run`.
     #[arg(long, env = "ZENDESK_CA_BUNDLE", hide_env_values = true)]
     pub ca_bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand's page (`run`, `serve`, …) instead of the main one.
+    pub subcommand: Option<String>,
 }
 
 #[derive(Debug, Args)]

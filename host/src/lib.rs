@@ -13,6 +13,7 @@ pub mod egress;
 pub mod exit;
 pub mod failpoint;
 pub mod feeds;
+pub mod help;
 pub mod imports;
 pub mod logging;
 pub mod metrics;

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            let e = zendesk_crm::help::with_env_tips(e);
             let _ = e.print();
             return if e.use_stderr() {
                 Exit::Config
@@ -19,6 +20,12 @@ fn main() -> ExitCode {
             .into();
         }
     };
+    // Printing what the command line itself is needs no logging, runtime or component.
+    match &cli.command {
+        Command::Completions(args) => return zendesk_crm::help::completions(args).into(),
+        Command::Man(args) => return zendesk_crm::help::man(args).into(),
+        _ => {}
+    }
     zendesk_crm::logging::init(cli.log_format);
     if let Err(e) = zendesk_crm::failpoint::init() {
         tracing::error!(error = %e, "invalid test-only failpoint setting");
@@ -61,6 +68,7 @@ fn main() -> ExitCode {
                 runtime.block_on(zendesk_crm::oauth_login::run(login))
             }
         },
+        Command::Completions(_) | Command::Man(_) => Exit::Success,
     };
     exit.into()
 }
