@@ -60,7 +60,8 @@ impl std::fmt::Display for HttpError {
         match self {
             HttpError::Refused(m) => write!(f, "refused by the host: {m}"),
             HttpError::Timeout => write!(f, "timed out"),
-            HttpError::Transport(m) => write!(f, "connection failed: {m}"),
+            // A sentence of its own, naming the host (see `error_code`).
+            HttpError::Transport(m) => write!(f, "{m}"),
             HttpError::TooLarge(cap) => write!(f, "body larger than {cap} bytes"),
             HttpError::Undecodable(m) => write!(f, "body could not be decoded: {m}"),
         }
@@ -75,6 +76,24 @@ pub fn get(
     timeout_ms: u64,
     max_bytes: u64,
 ) -> Result<Response, HttpError> {
+    exchange(origin, path_and_query, timeout_ms, max_bytes).map_err(|e| match e {
+        // The attempt's own deadline: say whom we waited for, and for how long.
+        HttpError::Timeout => HttpError::Transport(format!(
+            "no complete answer from {} within {} s (HTTP_TIMEOUT, or the pass deadline when \
+             it comes first); check the network path to it, or raise HTTP_TIMEOUT",
+            origin.authority,
+            timeout_ms.div_ceil(1000)
+        )),
+        other => other,
+    })
+}
+
+fn exchange(
+    origin: &Origin,
+    path_and_query: &str,
+    timeout_ms: u64,
+    max_bytes: u64,
+) -> Result<Response, HttpError> {
     let timeout_ns = timeout_ms.saturating_mul(1_000_000);
     let deadline = monotonic_clock::now().saturating_add(timeout_ns);
     let request = build_request(origin, path_and_query)?;
@@ -83,14 +102,16 @@ pub fn get(
     let _ = options.set_connect_timeout(Some(timeout_ns));
     let _ = options.set_first_byte_timeout(Some(timeout_ns));
     let _ = options.set_between_bytes_timeout(Some(timeout_ns));
-    let future = outgoing_handler::handle(request, Some(options)).map_err(error_code)?;
+    let host = origin.authority.as_str();
+    let future =
+        outgoing_handler::handle(request, Some(options)).map_err(|c| error_code(c, host))?;
     let response = {
         let ready = future.subscribe();
         loop {
             if let Some(result) = future.get() {
                 break result
                     .map_err(|()| HttpError::Transport("response taken twice".into()))?
-                    .map_err(error_code)?;
+                    .map_err(|c| error_code(c, host))?;
             }
             wait(&ready, deadline)?;
         }
@@ -222,18 +243,91 @@ pub fn inflate(raw: &[u8], max_bytes: u64) -> Result<Vec<u8>, HttpError> {
     Ok(out)
 }
 
-fn error_code(code: ErrorCode) -> HttpError {
+/// A `wasi:http` error code as a sentence for whoever reads the summary: what failed (DNS,
+/// connect, TLS, HTTP), at which host, and what to check. wasmtime's own sender reports any
+/// connect failure other than DNS as `connection-refused` and any TLS failure (an untrusted
+/// certificate included) as `tls-protocol-error`, so those sentences name the likely causes.
+fn error_code(code: ErrorCode, host: &str) -> HttpError {
+    let transport = HttpError::Transport;
     match code {
         ErrorCode::HttpRequestDenied => {
             HttpError::Refused("the host does not allow this request".into())
         }
         ErrorCode::InternalError(Some(m)) if m.starts_with("refused:") => HttpError::Refused(m),
-        ErrorCode::ConnectionTimeout
-        | ErrorCode::ConnectionReadTimeout
+        ErrorCode::DnsTimeout => transport(format!(
+            "looking up {host} timed out (DNS); check the DNS resolver of this machine or \
+             container"
+        )),
+        ErrorCode::DnsError(p) => transport(format!(
+            "cannot resolve {host} (DNS: {}); check the subdomain in ZENDESK_BASE_URL and the \
+             DNS resolver of this machine or container",
+            p.rcode.as_deref().unwrap_or("no answer")
+        )),
+        ErrorCode::DestinationNotFound => transport(format!(
+            "{host} was not found; check the subdomain in ZENDESK_BASE_URL"
+        )),
+        ErrorCode::DestinationUnavailable | ErrorCode::DestinationIpUnroutable => {
+            transport(format!(
+                "no route to {host} from this network; check the firewall, or set HTTPS_PROXY \
+                 if outbound traffic must go through a proxy"
+            ))
+        }
+        ErrorCode::DestinationIpProhibited => transport(format!(
+            "connecting to {host} is prohibited on this network; check the firewall, or set \
+             HTTPS_PROXY"
+        )),
+        ErrorCode::ConnectionRefused => transport(format!(
+            "cannot connect to {host}: the connection was refused or could not be made; check \
+             the host and port in ZENDESK_BASE_URL, the firewall, or HTTPS_PROXY"
+        )),
+        ErrorCode::ConnectionTerminated => {
+            transport(format!("{host} closed the connection before answering"))
+        }
+        ErrorCode::ConnectionTimeout => transport(format!(
+            "connecting to {host} timed out; check the firewall, or set HTTPS_PROXY if \
+             outbound traffic must go through a proxy"
+        )),
+        ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout
-        | ErrorCode::HttpResponseTimeout => HttpError::Timeout,
-        other => HttpError::Transport(format!("{other:?}")),
+        | ErrorCode::HttpResponseTimeout => transport(format!(
+            "{host} did not answer in time (HTTP_TIMEOUT); check the network path to it, or \
+             raise HTTP_TIMEOUT"
+        )),
+        ErrorCode::ConnectionLimitReached => transport(format!(
+            "too many connections to {host} are open on this machine"
+        )),
+        ErrorCode::TlsProtocolError => transport(format!(
+            "the TLS handshake with {host} failed: its certificate is not trusted (behind a \
+             TLS-inspecting proxy, set ZENDESK_CA_BUNDLE to the proxy's CA) or it does not \
+             speak TLS on that port (check the scheme and port in ZENDESK_BASE_URL)"
+        )),
+        ErrorCode::TlsCertificateError => transport(format!(
+            "the TLS certificate of {host} is not trusted; behind a TLS-inspecting proxy, set \
+             ZENDESK_CA_BUNDLE to the proxy's CA"
+        )),
+        ErrorCode::TlsAlertReceived(p) => transport(format!(
+            "{host} ended the TLS handshake with alert {} ({}); check ZENDESK_CA_BUNDLE and \
+             HTTPS_PROXY",
+            p.alert_id
+                .map_or_else(|| "?".to_owned(), |id| id.to_string()),
+            p.alert_message.as_deref().unwrap_or("no message")
+        )),
+        ErrorCode::InternalError(Some(m)) => transport(format!("{host}: {m}")),
+        other => transport(format!(
+            "{host} sent no usable HTTP response ({})",
+            code_name(&other)
+        )),
     }
+}
+
+/// The error code's name without its payload's Rust syntax, e.g. `HttpProtocolError`.
+fn code_name(code: &ErrorCode) -> String {
+    let debug = format!("{code:?}");
+    let name = debug.strip_prefix("ErrorCode::").unwrap_or(&debug);
+    name.split(['(', ' ', '{'])
+        .next()
+        .unwrap_or(name)
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -245,6 +339,41 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    #[test]
+    fn transport_errors_are_sentences_naming_the_host_and_the_fix() {
+        use crate::bindings::wasi::http::types::DnsErrorPayload;
+        let dns = error_code(
+            ErrorCode::DnsError(DnsErrorPayload {
+                rcode: Some("address not available".into()),
+                info_code: None,
+            }),
+            "acme.zendesk.com",
+        )
+        .to_string();
+        assert!(
+            dns.starts_with("cannot resolve acme.zendesk.com (DNS: address not available)"),
+            "{dns}"
+        );
+        assert!(dns.contains("ZENDESK_BASE_URL"), "{dns}");
+        assert!(
+            !dns.contains("ErrorCode") && !dns.contains("Payload"),
+            "{dns}"
+        );
+        let refused = error_code(ErrorCode::ConnectionRefused, "127.0.0.1:9").to_string();
+        assert!(
+            refused.contains("cannot connect to 127.0.0.1:9"),
+            "{refused}"
+        );
+        let tls = error_code(ErrorCode::TlsProtocolError, "acme.zendesk.com").to_string();
+        assert!(tls.contains("TLS handshake with acme.zendesk.com"), "{tls}");
+        assert!(tls.contains("ZENDESK_CA_BUNDLE"), "{tls}");
+        let other = error_code(ErrorCode::HttpResponseBodySize(Some(7)), "h").to_string();
+        assert_eq!(
+            other,
+            "h sent no usable HTTP response (HttpResponseBodySize)"
+        );
     }
 
     #[test]

@@ -42,6 +42,30 @@ pub enum ConfigError {
     MissingBaseUrl,
     #[error(transparent)]
     OAuth(#[from] crate::oauth::SetupError),
+    /// Every problem found, so that one run lists them all (each is independent of the others,
+    /// or depends only on settings that were valid).
+    #[error("{} problems in the configuration: {}", .0.len(), numbered(.0))]
+    Many(Vec<ConfigError>),
+}
+
+fn numbered(problems: &[ConfigError]) -> String {
+    problems
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("({}) {p}", i + 1))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ConfigError {
+    /// One problem as itself, several as [`ConfigError::Many`].
+    fn from_problems(mut problems: Vec<ConfigError>) -> Option<ConfigError> {
+        match problems.len() {
+            0 => None,
+            1 => problems.pop(),
+            _ => Some(ConfigError::Many(problems)),
+        }
+    }
 }
 
 impl ConfigError {
@@ -118,13 +142,14 @@ impl PassConfig {
         env: &dyn Fn(&str) -> Option<String>,
         credentials: impl FnOnce(&RunArgs) -> Result<Credentials, CredentialsError>,
     ) -> Result<PassConfig, ConfigError> {
+        let mut problems: Vec<ConfigError> = Vec::new();
         let bucket = args.s3_bucket.clone().filter(|b| !b.is_empty());
         if bucket.is_some() && args.out.is_some() {
-            return Err(ConfigError::TwoStores);
+            problems.push(ConfigError::TwoStores);
         }
         let sse_kms_key_id = args.sse_kms_key_id.clone().filter(|k| !k.is_empty());
         if bucket.is_none() && sse_kms_key_id.is_some() {
-            return Err(ConfigError::KmsWithoutS3);
+            problems.push(ConfigError::KmsWithoutS3);
         }
         // The flag, then the SDK's own variables (read here so that any of them means
         // path-style addressing).
@@ -145,53 +170,62 @@ impl PassConfig {
             sse_kms_key_id,
             attempt_timeout: Duration::from_secs(args.http_timeout.max(1)),
         });
-        let base_url = args.base_url.clone().ok_or(ConfigError::MissingBaseUrl)?;
-        let credentials = credentials(&args)?;
-        let mut egress = EgressPolicy::new(&base_url, &credentials)?.route(
-            args.https_proxy.as_deref(),
-            args.no_proxy.as_deref(),
-            args.ca_bundle.as_deref(),
-        )?;
-        if let Some(client) = credentials.oauth() {
-            let transport = crate::oauth::Transport {
-                timeout: Duration::from_secs(args.http_timeout.max(1)),
-                retries: args.http_retries,
-                max_wait: Duration::from_secs(args.max_retry_wait),
-            };
-            let tokens =
-                crate::oauth::TokenSource::new(client, &base_url, egress.sender(), transport)?;
-            egress = egress.with_tokens(Arc::new(tokens));
-        }
+        // The URL and the credentials are checked independently; what needs both (the
+        // policy with its credentials, the proxy route, the token source) only when both
+        // are valid.
+        let base_url = match args.base_url.clone() {
+            None => {
+                problems.push(ConfigError::MissingBaseUrl);
+                None
+            }
+            Some(url) => match EgressPolicy::without_credentials(&url) {
+                Ok(_) => Some(url),
+                Err(e) => {
+                    problems.push(e.into());
+                    None
+                }
+            },
+        };
+        let credentials = credentials(&args).map_err(|e| problems.push(e.into())).ok();
+        let egress = match (&base_url, &credentials) {
+            (Some(url), Some(credentials)) => match egress(url, credentials, &args) {
+                Ok(egress) => Some(egress),
+                Err(e) => {
+                    problems.push(e);
+                    None
+                }
+            },
+            _ => None,
+        };
         let resources = resource_list(&args.resources);
         if resources.is_empty() {
-            return Err(ConfigError::NoResources);
+            problems.push(ConfigError::NoResources);
         }
-        if args.max_pages == 0 {
-            return Err(ConfigError::Zero("MAX_PAGES"));
-        }
-        if args.http_timeout == 0 {
-            return Err(ConfigError::Zero("HTTP_TIMEOUT"));
-        }
-        if args.memory_limit_mib == 0 {
-            return Err(ConfigError::Zero("MEMORY_LIMIT_MIB"));
-        }
-        if args.deadline.is_zero() {
-            return Err(ConfigError::Zero("PASS_DEADLINE"));
-        }
-        if args.page_size == Some(0) {
-            return Err(ConfigError::Zero("PAGE_SIZE"));
-        }
-        if args.export_rate_limit == 0 {
-            return Err(ConfigError::Zero("EXPORT_RATE_LIMIT"));
-        }
-        if args.account_rate_limit == 0 {
-            return Err(ConfigError::Zero("ACCOUNT_RATE_LIMIT"));
-        }
-        if args.rate_window.as_millis() == 0 {
-            return Err(ConfigError::Zero(
+        let zero = [
+            (args.max_pages == 0, "MAX_PAGES"),
+            (args.http_timeout == 0, "HTTP_TIMEOUT"),
+            (args.memory_limit_mib == 0, "MEMORY_LIMIT_MIB"),
+            (args.deadline.is_zero(), "PASS_DEADLINE"),
+            (args.page_size == Some(0), "PAGE_SIZE"),
+            (args.export_rate_limit == 0, "EXPORT_RATE_LIMIT"),
+            (args.account_rate_limit == 0, "ACCOUNT_RATE_LIMIT"),
+            (
+                args.rate_window.as_millis() == 0,
                 "ZENDESK_CRM_RATE_WINDOW (in milliseconds)",
-            ));
+            ),
+        ];
+        for (is_zero, name) in zero {
+            if is_zero {
+                problems.push(ConfigError::Zero(name));
+            }
         }
+        if let Some(e) = ConfigError::from_problems(problems) {
+            return Err(e);
+        }
+        let (Some(base_url), Some(egress)) = (base_url, egress) else {
+            // Both are set whenever no problem was found; this only keeps the types honest.
+            return Err(ConfigError::MissingBaseUrl);
+        };
         Ok(PassConfig {
             feed: None,
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -287,6 +321,30 @@ impl PassConfig {
 }
 
 /// The OAuth settings of `args` (the flags and environment, or a feed merged into them).
+/// The egress policy of a valid URL and credentials: the origin, the proxy route, and the
+/// OAuth token source when the mode has one.
+fn egress(
+    base_url: &str,
+    credentials: &Credentials,
+    args: &RunArgs,
+) -> Result<EgressPolicy, ConfigError> {
+    let mut egress = EgressPolicy::new(base_url, credentials)?.route(
+        args.https_proxy.as_deref(),
+        args.no_proxy.as_deref(),
+        args.ca_bundle.as_deref(),
+    )?;
+    if let Some(client) = credentials.oauth() {
+        let transport = crate::oauth::Transport {
+            timeout: Duration::from_secs(args.http_timeout.max(1)),
+            retries: args.http_retries,
+            max_wait: Duration::from_secs(args.max_retry_wait),
+        };
+        let tokens = crate::oauth::TokenSource::new(client, base_url, egress.sender(), transport)?;
+        egress = egress.with_tokens(Arc::new(tokens));
+    }
+    Ok(egress)
+}
+
 pub fn oauth_settings(args: &RunArgs) -> OAuthSettings {
     OAuthSettings {
         client_id: args.client_id.clone(),
@@ -430,6 +488,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.s3.unwrap().endpoint.as_deref(), Some("http://minio:9000"));
+    }
+
+    #[test]
+    fn every_configuration_problem_is_reported_in_one_run() {
+        // A plain-http URL, no e-mail, no token, no resources, MAX_PAGES=0.
+        let argv = [
+            "zendesk-crm",
+            "run",
+            "--base-url",
+            "http://acme.zendesk.com",
+            "--max-pages",
+            "0",
+            "--resources",
+            " , ",
+        ];
+        let Command::Run(args) = Cli::try_parse_from(argv).expect("valid flags").command else {
+            unreachable!("run was given")
+        };
+        let e = PassConfig::from_args(args, |_| None).expect_err("four problems");
+        let ConfigError::Many(problems) = &e else {
+            panic!("not all at once: {e}");
+        };
+        assert_eq!(problems.len(), 4, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("4 problems in the configuration: (1) "),
+            "{text}"
+        );
+        for part in ["https", "ZENDESK_EMAIL", "RESOURCES is empty", "MAX_PAGES"] {
+            assert!(text.contains(part), "{part} missing from: {text}");
+        }
     }
 
     #[test]

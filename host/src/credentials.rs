@@ -146,6 +146,11 @@ pub enum CredentialsError {
     #[error("AUTH_MODE=token needs ZENDESK_EMAIL")]
     MissingEmail,
     #[error(
+        "AUTH_MODE=token needs ZENDESK_EMAIL and ZENDESK_API_TOKEN (or ZENDESK_API_TOKEN_FILE); \
+         API tokens end on 2027-04-30, so a new setup should use AUTH_MODE=client_credentials"
+    )]
+    MissingEmailAndToken,
+    #[error(
         "AUTH_MODE={0} needs ZENDESK_CLIENT_ID (--client-id): the OAuth client's Identifier in \
          Admin Center > Apps and integrations > APIs > OAuth clients"
     )]
@@ -165,8 +170,13 @@ pub enum CredentialsError {
     Missing(&'static str, &'static str),
     #[error("set only one of {0} and {0}_FILE")]
     Both(&'static str),
-    #[error("{0} is empty")]
+    #[error("{0} is empty: set it to the secret, or unset it and use {0}_FILE")]
     Empty(&'static str),
+    #[error(
+        "{name}_FILE names {path}, which is empty (or only whitespace): write the secret into \
+         it, or point {name}_FILE at the file that holds it"
+    )]
+    EmptyFile { name: &'static str, path: PathBuf },
     #[error("reading {name}_FILE {path}: {source}")]
     File {
         name: &'static str,
@@ -239,9 +249,17 @@ impl Credentials {
     ) -> Result<Credentials, CredentialsError> {
         match mode {
             AuthMode::Token => {
-                let email = token_email(email)?;
-                let token = secret("ZENDESK_API_TOKEN", "token", &env)?;
-                Ok(Credentials::Token { email, token })
+                // Both halves are read before either is refused, so one run names both.
+                match (
+                    token_email(email),
+                    secret("ZENDESK_API_TOKEN", "token", &env),
+                ) {
+                    (Ok(email), Ok(token)) => Ok(Credentials::Token { email, token }),
+                    (Err(CredentialsError::MissingEmail), Err(CredentialsError::Missing(..))) => {
+                        Err(CredentialsError::MissingEmailAndToken)
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
             }
             AuthMode::Bearer => Ok(Credentials::Bearer(secret(
                 "ZENDESK_BEARER_TOKEN",
@@ -350,23 +368,29 @@ fn secret(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<SecretString, CredentialsError> {
     let file_var = format!("{name}_FILE");
-    let value = match (env(name), env(&file_var)) {
+    let (value, file) = match (env(name), env(&file_var)) {
         (Some(_), Some(_)) => return Err(CredentialsError::Both(name)),
-        (Some(v), None) => v,
+        (Some(v), None) => (v, None),
         (None, Some(path)) => {
             let path = PathBuf::from(path);
-            std::fs::read_to_string(&path).map_err(|source| CredentialsError::File {
-                name,
-                path,
-                source,
-            })?
+            let value =
+                std::fs::read_to_string(&path).map_err(|source| CredentialsError::File {
+                    name,
+                    path: path.clone(),
+                    source,
+                })?;
+            (value, Some(path))
         }
         (None, None) => return Err(CredentialsError::Missing(name, mode)),
     };
     // Files usually end in a newline; a token never contains whitespace.
     let value = value.trim();
     if value.is_empty() {
-        return Err(CredentialsError::Empty(name));
+        // Name where the empty value came from: the file, not the variable that names it.
+        return Err(match file {
+            Some(path) => CredentialsError::EmptyFile { name, path },
+            None => CredentialsError::Empty(name),
+        });
     }
     Ok(SecretString::from(value.to_owned()))
 }
@@ -381,6 +405,36 @@ mod tests {
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect();
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn an_empty_secret_file_is_named_not_the_variable_that_names_it() {
+        let dir = std::env::temp_dir().join(format!("zendesk-crm-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "\n").unwrap();
+        let e = Credentials::load(
+            AuthMode::Token,
+            Some("a@example.com"),
+            env(&[("ZENDESK_API_TOKEN_FILE", file.to_str().unwrap())]),
+        )
+        .expect_err("an empty file is refused")
+        .to_string();
+        assert!(
+            e.contains(&format!("names {}, which is empty", file.display())),
+            "{e}"
+        );
+        assert!(e.contains("write the secret into it"), "{e}");
+        assert!(!e.starts_with("ZENDESK_API_TOKEN is empty"), "{e}");
+        let e = Credentials::load(
+            AuthMode::Token,
+            Some("a@example.com"),
+            env(&[("ZENDESK_API_TOKEN", " ")]),
+        )
+        .expect_err("an empty variable is refused")
+        .to_string();
+        assert!(e.starts_with("ZENDESK_API_TOKEN is empty"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -462,6 +516,10 @@ mod tests {
         let e = |pairs, mode, email| Credentials::load(mode, email, env(pairs)).unwrap_err();
         assert!(matches!(
             e(&[], AuthMode::Token, None),
+            CredentialsError::MissingEmailAndToken
+        ));
+        assert!(matches!(
+            e(&[("ZENDESK_API_TOKEN", "t")], AuthMode::Token, None),
             CredentialsError::MissingEmail
         ));
         assert!(matches!(

@@ -16,6 +16,10 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
+use aws_credential_types::provider::error::CredentialsError;
 pub use aws_sdk_s3::Client;
 use aws_sdk_s3::config::interceptors::InterceptorContext;
 use aws_sdk_s3::config::retry::{ClassifyRetry, RetryAction, RetryConfig};
@@ -55,8 +59,9 @@ pub struct S3Settings {
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error(
-        "no AWS region is configured: set AWS_REGION to the bucket's region (or configure a \
-         profile, or run where instance metadata provides one)"
+        "no AWS region is configured: the region chain tried AWS_REGION and \
+         AWS_DEFAULT_REGION, the profile's `region` (AWS_PROFILE, else `default`, in \
+         ~/.aws/config) and the EC2 instance metadata; set AWS_REGION to the bucket's region"
     )]
     NoRegion,
 }
@@ -91,6 +96,8 @@ struct Failure {
     status: Option<u16>,
     code: Option<String>,
     detail: String,
+    /// The credentials chain found nothing to sign with (no request was sent): its own words.
+    credentials: Option<String>,
 }
 
 pub struct S3Store {
@@ -113,7 +120,18 @@ pub async fn client(settings: &S3Settings) -> Result<(Client, String), OpenError
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    let shared = aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if settings.endpoint.is_some() {
+        // An S3-compatible store: EC2 instance metadata does not know its region, and asking
+        // it off EC2 only logs warnings (twice) before falling back. The environment and the
+        // profile still count.
+        loader = loader.region(
+            RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                .or_else(ProfileFileRegionProvider::new())
+                .or_else(Region::new(DEFAULT_COMPATIBLE_REGION)),
+        );
+    }
+    let shared = loader
         .http_client(http)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .timeout_config(
@@ -325,6 +343,9 @@ impl S3Store {
         let bucket = &self.bucket;
         let code = f.code.as_deref().unwrap_or("");
         let status = f.status.map(|s| s.to_string()).unwrap_or_default();
+        if let Some(why) = &f.credentials {
+            return StorageError::Denied(no_credentials(op, &url, why));
+        }
         match (f.status, code) {
             (_, "NoSuchBucket") => StorageError::Unavailable(format!(
                 "{op} {url}: the bucket {bucket} does not exist (NoSuchBucket); check S3_BUCKET \
@@ -485,7 +506,46 @@ where
         status: e.raw_response().map(|r| r.status().as_u16()),
         code: e.code().map(str::to_owned),
         detail: DisplayErrorContext(&e).to_string(),
+        credentials: credentials_problem(&e),
     }
+}
+
+/// What the credentials chain said, when it is why the request failed: the SDK reports it
+/// as a dispatch failure, with the chain's error among the sources.
+fn credentials_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(c) = err.downcast_ref::<CredentialsError>() {
+            let mut words = c.to_string();
+            let mut source = std::error::Error::source(c);
+            while let Some(s) = source {
+                words.push_str(": ");
+                words.push_str(&s.to_string());
+                source = s.source();
+            }
+            return Some(words);
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// No credentials: which chain was tried, in order, and what to set.
+fn no_credentials(op: &str, url: &str, why: &str) -> String {
+    let imds = if std::env::var_os("AWS_EC2_METADATA_DISABLED").is_some() {
+        ", not asked because AWS_EC2_METADATA_DISABLED is set"
+    } else {
+        ""
+    };
+    format!(
+        "{op} {url}: no AWS credentials were found ({why}). The standard chain tried, in \
+         order: AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for \
+         temporary keys); the shared profile (AWS_PROFILE, else `default`, in \
+         ~/.aws/credentials and ~/.aws/config); web identity (AWS_ROLE_ARN with \
+         AWS_WEB_IDENTITY_TOKEN_FILE, as EKS sets them); the ECS task role; the EC2 instance \
+         role (instance metadata{imds}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
+         run with a role attached; nothing was collected"
+    )
 }
 
 /// S3 answers 409 `ConditionalRequestConflict` (and `OperationAborted`) while another
