@@ -5,6 +5,7 @@
 use crate::access_logs;
 use crate::audit_logs;
 use crate::bindings::exports::zendesk::crm::collector::{ResourceOutcome, SetupError, StopCause};
+use crate::bindings::wasi::clocks::monotonic_clock;
 use crate::bindings::zendesk::crm::checkpoint_store::{self, CheckpointError, WriteMode};
 use crate::bindings::zendesk::crm::object_store::{self, PutOutcome, StoreError};
 use crate::bindings::zendesk::crm::pass_control::StopReason;
@@ -103,6 +104,8 @@ pub struct PageSink<'a> {
     retrier: Retrier,
     /// The pending page fetched again, until its records are stored.
     replaying: Option<PendingPage>,
+    /// When the resource being collected started, for the rate in the progress lines.
+    resource_started_ns: u64,
 }
 
 impl<'a> PageSink<'a> {
@@ -256,19 +259,34 @@ impl<'a> PageSink<'a> {
             Err(e) => return Err(Failure::Store(format!("{key}: {}", store_error(e)))),
         }
         self.checkpoint.pending.remove(resource);
-        // One line per page at info level, so a long pass can be watched.
-        log::info(
-            "page stored",
-            &[
-                ("resource", resource.to_owned()),
-                ("records", records.len().to_string()),
-                ("key", key),
-            ],
-        );
         progress.records += records.len() as u64;
         let newest = stamps.iter().map(Stamp::time).max();
         progress.newest_time = progress.newest_time.max(newest);
+        self.log_progress(resource, records.len(), progress, key);
         Ok(())
+    }
+
+    /// One line per stored page at info level, so a long pass (a backfill from
+    /// `START_TIME=0`) can be watched: the records so far, the position reached (the newest
+    /// record's time), how far behind the pass start that is, and the rate since the
+    /// resource started. Logged as pages arrive, with no timer of its own.
+    fn log_progress(&self, resource: &str, page_records: usize, progress: &Progress, key: String) {
+        let elapsed_ns = monotonic_clock::now().saturating_sub(self.resource_started_ns);
+        let per_s = (progress.records as u128 * 1_000_000_000) / u128::from(elapsed_ns.max(1));
+        let mut fields = vec![
+            ("resource", resource.to_owned()),
+            ("records", page_records.to_string()),
+            ("records_total", progress.records.to_string()),
+        ];
+        if let Some(newest) = progress.newest_time {
+            let behind = self.settings.pass_start.saturating_sub(newest).max(0);
+            fields.push(("position", rfc3339(newest)));
+            fields.push(("behind_seconds", behind.to_string()));
+            fields.push(("behind", humanize_seconds(behind)));
+        }
+        fields.push(("records_per_s", per_s.to_string()));
+        fields.push(("key", key));
+        log::info("page stored", &fields);
     }
 
     /// Saves the checkpoint as it is now.
@@ -373,9 +391,11 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
             RateBudget::for_pass(&settings),
         ),
         replaying: None,
+        resource_started_ns: monotonic_clock::now(),
     };
     let mut outcomes = Vec::with_capacity(settings.resources.len());
     for r in &settings.resources {
+        sink.resource_started_ns = monotonic_clock::now();
         let retries_before = sink.retrier.retries;
         sink.retrier.budget.select(&r.name);
         let waited_before = sink.retrier.budget.waited_ms();
@@ -436,6 +456,28 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
     Ok(outcomes)
 }
 
+/// A Unix time as `2025-06-15T08:00:00Z` (the number itself if out of range).
+fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// Seconds as the two largest units a person reads at a glance: `3d 4h`, `2h 5m`, `45s`.
+fn humanize_seconds(s: i64) -> String {
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}m {}s", s % 60),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
 fn store_error(e: StoreError) -> String {
     match e {
         StoreError::InvalidKey(m) => format!("key refused: {m}"),
@@ -451,5 +493,19 @@ fn checkpoint_error(e: CheckpointError) -> String {
         CheckpointError::Denied(m) => format!("denied: {m}"),
         CheckpointError::Unavailable(m) => format!("unavailable: {m}"),
         CheckpointError::Other(m) => m,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{humanize_seconds, rfc3339};
+
+    #[test]
+    fn progress_times_read_at_a_glance() {
+        assert_eq!(rfc3339(1_750_000_000), "2025-06-15T15:06:40Z");
+        assert_eq!(humanize_seconds(45), "45s");
+        assert_eq!(humanize_seconds(125), "2m 5s");
+        assert_eq!(humanize_seconds(7500), "2h 5m");
+        assert_eq!(humanize_seconds(3 * 86_400 + 4 * 3600 + 59), "3d 4h");
     }
 }

@@ -232,17 +232,130 @@ impl pass_control::Host for PassState {
 }
 
 impl log::Host for PassState {
+    /// The guest's fields become real fields of the event, so JSON logs can be filtered by
+    /// `resource` or compared by `records`: tracing needs field names at compile time, so the
+    /// names the component uses are listed here (numbers as numbers), and any other name goes
+    /// into one `fields="name=value …"` string rather than being dropped.
     async fn emit(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
-        let fields = fields
+        let f = GuestFields::new(&fields);
+        macro_rules! guest_event {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "guest",
+                    resource = f.text("resource"),
+                    records = f.int("records"),
+                    records_total = f.int("records_total"),
+                    position = f.text("position"),
+                    behind_seconds = f.int("behind_seconds"),
+                    behind = f.text("behind"),
+                    records_per_s = f.int("records_per_s"),
+                    pages = f.int("pages"),
+                    key = f.text("key"),
+                    status = f.int("status"),
+                    attempt = f.int("attempt"),
+                    wait_ms = f.int("wait_ms"),
+                    reason = f.text("reason"),
+                    error = f.text("error"),
+                    request = f.text("request"),
+                    body = f.text("body"),
+                    limit = f.int("limit"),
+                    start = f.int("start"),
+                    start_time = f.int("start_time"),
+                    requested_start = f.int("requested_start"),
+                    records_then = f.int("records_then"),
+                    records_now = f.int("records_now"),
+                    fields = f.rest(),
+                    "{message}"
+                )
+            };
+        }
+        match level {
+            Level::Debug => guest_event!(debug),
+            Level::Info => guest_event!(info),
+            Level::Warn => guest_event!(warn),
+            Level::Error => guest_event!(error),
+        }
+    }
+}
+
+/// A guest event's fields, looked up by the names `emit` knows; the rest kept as text.
+struct GuestFields<'a> {
+    fields: &'a [(String, String)],
+    rest: String,
+}
+
+impl<'a> GuestFields<'a> {
+    const TEXT: &'static [&'static str] = &[
+        "resource", "position", "behind", "key", "reason", "error", "request", "body",
+    ];
+    const INT: &'static [&'static str] = &[
+        "records",
+        "records_total",
+        "behind_seconds",
+        "records_per_s",
+        "pages",
+        "status",
+        "attempt",
+        "wait_ms",
+        "limit",
+        "start",
+        "start_time",
+        "requested_start",
+        "records_then",
+        "records_now",
+    ];
+
+    fn new(fields: &'a [(String, String)]) -> GuestFields<'a> {
+        let rest = fields
             .iter()
+            .filter(|(k, v)| {
+                let k = k.as_str();
+                !(Self::TEXT.contains(&k) || Self::INT.contains(&k) && v.parse::<i64>().is_ok())
+            })
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(" ");
-        match level {
-            Level::Debug => tracing::debug!(target: "guest", %fields, "{message}"),
-            Level::Info => tracing::info!(target: "guest", %fields, "{message}"),
-            Level::Warn => tracing::warn!(target: "guest", %fields, "{message}"),
-            Level::Error => tracing::error!(target: "guest", %fields, "{message}"),
-        }
+        GuestFields { fields, rest }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self, name: &str) -> Option<&'a str> {
+        self.get(name)
+    }
+
+    /// A number field; one that does not parse is in `rest` instead.
+    fn int(&self, name: &str) -> Option<i64> {
+        self.get(name).and_then(|v| v.parse().ok())
+    }
+
+    fn rest(&self) -> Option<&str> {
+        (!self.rest.is_empty()).then_some(self.rest.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GuestFields;
+
+    #[test]
+    fn known_guest_fields_are_typed_and_the_rest_kept_as_text() {
+        let fields = vec![
+            ("resource".to_owned(), "audit_logs".to_owned()),
+            ("records".to_owned(), "100".to_owned()),
+            ("status".to_owned(), "soon".to_owned()),
+            ("shard".to_owned(), "7".to_owned()),
+        ];
+        let f = GuestFields::new(&fields);
+        assert_eq!(f.text("resource"), Some("audit_logs"));
+        assert_eq!(f.int("records"), Some(100));
+        assert_eq!(f.int("status"), None, "not a number: kept in the rest");
+        assert_eq!(f.rest(), Some("status=soon shard=7"));
+        assert_eq!(f.text("key"), None);
     }
 }

@@ -302,7 +302,8 @@ pub(crate) async fn one_pass(
                 ok: false,
                 pass_start,
                 checkpoint,
-                first_run: false,
+                started: false,
+                first_run: None,
                 duration_ms: 0,
                 resources: Vec::new(),
                 error: Some(ErrorSummary::new(e.kind(), e.to_string())),
@@ -363,7 +364,8 @@ pub(crate) async fn one_pass(
         ok: false,
         pass_start,
         checkpoint: checkpoint.clone(),
-        first_run: state.checkpoint_absent.unwrap_or(false),
+        started: true,
+        first_run: Some(state.checkpoint_absent.unwrap_or(false)),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         resources: Vec::new(),
         error: None,
@@ -385,8 +387,9 @@ pub(crate) async fn one_pass(
             summary.exit()
         }
         PassResult::Returned(Err(setup)) => {
-            // Whatever the load found, no first run happened.
-            summary.first_run = false;
+            // Whatever the load found, no first run happened, nor a resumed one.
+            summary.started = false;
+            summary.first_run = None;
             let (error, exit) = summary::from_wit_setup_error(setup, &checkpoint);
             tracing::error!(kind = error.kind, error = %error.message, "pass did not start");
             summary.error = Some(error);
@@ -449,7 +452,7 @@ pub(crate) async fn one_pass(
         }
         None => exit,
     };
-    if summary.first_run {
+    if summary.first_run == Some(true) {
         tracing::warn!(
             %checkpoint,
             "FIRST RUN: there was no checkpoint, so collection started from START_TIME or \
@@ -629,6 +632,27 @@ async fn open_store(
                     return Err(Exit::Storage);
                 }
             };
+            // The lock is ours, so no pass of this store is writing: what a killed one left
+            // half-written goes (never a stored object: those are linked, not renamed).
+            let (root, prefix, state) = (
+                config.out.clone(),
+                config.prefix.clone(),
+                store.state_path().to_path_buf(),
+            );
+            let removed = tokio::task::spawn_blocking(move || {
+                crate::storage::local::remove_stale_temps(&root, &prefix, &state)
+            })
+            .await
+            .unwrap_or_default();
+            if !removed.is_empty() {
+                let files: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+                tracing::warn!(
+                    count = removed.len(),
+                    files = %files.join(" "),
+                    "removed temporary files an interrupted pass left (its writer is gone; \
+                     no stored object or checkpoint was touched)"
+                );
+            }
             if reset {
                 match store.reset_checkpoint(pass_start) {
                     Ok(Some(aside)) => {

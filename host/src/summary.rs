@@ -17,8 +17,12 @@ pub struct Summary {
     pub pass_start: i64,
     /// Where the checkpoint lives.
     pub checkpoint: String,
-    /// True when there was no checkpoint before this pass.
-    pub first_run: bool,
+    /// False when the pass was refused before it collected anything (a checkpoint it cannot
+    /// use, a first save that failed, invalid settings): `error` says why.
+    pub started: bool,
+    /// True when there was no checkpoint before this pass; null when the pass did not start,
+    /// so a refused pass never reads as a first run or as a resumed one.
+    pub first_run: Option<bool>,
     /// Wall-clock time of the pass, from instantiation to summary.
     pub duration_ms: u64,
     pub resources: Vec<ResourceSummary>,

@@ -385,7 +385,8 @@ fn a_checkpoint_the_role_cannot_read_is_reported_as_access_denied_and_left_alone
     let pass = c.run(&sim);
     assert_eq!(pass.code, 6, "{}", pass.output());
     let summary = pass.summary();
-    assert_eq!(summary["first_run"], false);
+    assert_eq!(summary["started"], false, "{summary}");
+    assert_eq!(summary["first_run"], serde_json::Value::Null, "{summary}");
     let message = summary["error"]["message"]
         .as_str()
         .unwrap_or("")

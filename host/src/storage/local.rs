@@ -254,6 +254,87 @@ fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// A temporary file older than this has no live writer: a write and its fsync take seconds,
+/// and the file's time moves with every write. Younger ones may belong to another process
+/// sharing the directory (another feed's pass with an overlapping prefix) and are left for a
+/// later pass.
+pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Removes the temporary files of [`temp_path`]'s pattern (`.{name}.{pid}.{n}.tmp`) that a
+/// killed writer left under `{root}/{prefix}` and beside the checkpoint, once older than
+/// [`STALE_TEMP_AGE`]. Called by the pass that holds the checkpoint lock, so no pass of this
+/// store is writing them. Best effort: what cannot be listed or removed is left. Returns the
+/// paths removed.
+pub fn remove_stale_temps(root: &Path, prefix: &str, state_path: &Path) -> Vec<PathBuf> {
+    let now = std::time::SystemTime::now();
+    let stale = |path: &Path| {
+        fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age >= STALE_TEMP_AGE)
+    };
+    let mut removed = Vec::new();
+    let mut remove = |path: PathBuf| {
+        if stale(&path) && fs::remove_file(&path).is_ok() {
+            removed.push(path);
+        }
+    };
+    // Beside the checkpoint: only its own temporary files (other files there are not ours).
+    if let (Some(dir), Some(name)) = (state_path.parent(), state_path.file_name()) {
+        let name = name.to_string_lossy();
+        for path in temp_files_in(dir) {
+            if temp_target(&path).as_deref() == Some(&*name) {
+                remove(path);
+            }
+        }
+    }
+    // Page objects: every directory under the prefix, without following links.
+    let prefix = prefix.trim_end_matches('/');
+    let objects = if prefix.is_empty() {
+        Some(root.to_path_buf())
+    } else {
+        check_relative(prefix).ok().map(|()| root.join(prefix))
+    };
+    let mut dirs: Vec<PathBuf> = objects.into_iter().collect();
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => dirs.push(path),
+                Ok(t) if t.is_file() && temp_target(&path).is_some() => remove(path),
+                _ => {}
+            }
+        }
+    }
+    removed
+}
+
+fn temp_files_in(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| temp_target(p).is_some())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The file a temporary file of [`temp_path`]'s pattern was written for, if it is one.
+fn temp_target(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (rest, counter) = rest.rsplit_once('.')?;
+    let (target, pid) = rest.rsplit_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(counter) && digits(pid) && !target.is_empty()).then(|| target.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +429,43 @@ mod tests {
         assert_eq!(s.load_checkpoint().await.unwrap(), Some(b"2".to_vec()));
         for p in left {
             assert_eq!(fs::read(&p).unwrap(), b"torn", "{p:?} was touched");
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stale_temporary_files_of_this_store_are_removed_and_nothing_else() {
+        let dir = temp_dir("tidy");
+        let state = dir.join("zendesk/crm-state/state.json");
+        let day = dir.join("zendesk/crm/2025/06/15");
+        let other = dir.join("other-feed");
+        for d in [state.parent().unwrap(), &day, &other] {
+            fs::create_dir_all(d).unwrap();
+        }
+        let old = std::time::SystemTime::now() - STALE_TEMP_AGE * 2;
+        let write = |path: PathBuf, aged: bool| {
+            let f = File::create(&path).unwrap();
+            if aged {
+                f.set_modified(old).unwrap();
+            }
+            path
+        };
+        let stale_page = write(day.join(".150640-ab-zendesk-x.json.4242.0.tmp"), true);
+        let stale_state = write(state.with_file_name(".state.json.4242.3.tmp"), true);
+        let fresh = write(day.join(".150641-cd-zendesk-x.json.4243.0.tmp"), false);
+        let not_ours = [
+            write(day.join(".150642-ef-zendesk-x.json.tmp"), true),
+            write(day.join("notes.tmp"), true),
+            write(state.with_file_name(".other.json.4242.0.tmp"), true),
+            write(other.join(".a.json.4242.0.tmp"), true),
+        ];
+        let mut removed = remove_stale_temps(&dir, "zendesk/crm/", &state);
+        removed.sort();
+        let mut expected = vec![stale_page, stale_state];
+        expected.sort();
+        assert_eq!(removed, expected);
+        for kept in not_ours.iter().chain([&fresh]) {
+            assert!(kept.exists(), "{kept:?} was removed");
         }
         fs::remove_dir_all(&dir).unwrap();
     }

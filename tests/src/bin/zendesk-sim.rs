@@ -1,7 +1,7 @@
 //! A stand-alone Zendesk simulator for trying the collector without a Zendesk account.
 //!
 //! `zendesk-sim [--port 0] [--tickets 2500] [--audit-events 500] [--history-hours 48]
-//! [--ticket-every SECS]` prints `ZENDESK_BASE_URL=…`, `ZENDESK_EMAIL=…` and
+//! [--ticket-every SECS]` (`--help` for more) prints `ZENDESK_BASE_URL=…`, `ZENDESK_EMAIL=…` and
 //! `ZENDESK_API_TOKEN=…`, then serves until killed. `--ticket-every` also adds one audit
 //! event at the same cadence.
 
@@ -14,6 +14,24 @@ use zendesk_crm_tests::{SimConfig, Simulator};
 const USAGE: &str = "usage: zendesk-sim [--port N] [--tickets N] [--audit-events N] \
                      [--history-hours N] [--ticket-every SECS]";
 
+const HELP: &str = "\
+A Zendesk Support simulator on 127.0.0.1, for trying zendesk-crm without a Zendesk account.
+It prints ZENDESK_BASE_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN lines for the environment,
+then serves until killed.
+
+Options:
+  --port N            port to listen on (default 0: any free port)
+  --tickets N         tickets in the history (default 2500)
+  --audit-events N    audit-log events in the history (default 500)
+  --history-hours N   hours the history spans, ending two minutes ago (default 48)
+  --ticket-every SECS add a ticket and an audit event every SECS seconds (default 0: never)
+  -h, --help          print this help
+
+Example:
+  zendesk-sim --port 0 > sim.env &
+  set -a; . ./sim.env; set +a
+  START_TIME=0 zendesk-crm run --out ./demo-out";
+
 /// Audit-log ids are 13 digits in real accounts (zendesk-api.md §0); ours count up from here.
 const FIRST_AUDIT_ID: u64 = 6_139_157_000_000;
 
@@ -25,7 +43,13 @@ struct Args {
     ticket_every: u64,
 }
 
-fn parse_args() -> Result<Args, String> {
+/// What the command line asks for.
+enum Parsed {
+    Serve(Args),
+    Help,
+}
+
+fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let mut args = Args {
         port: 0,
         tickets: 2500,
@@ -33,10 +57,10 @@ fn parse_args() -> Result<Args, String> {
         history_hours: 48,
         ticket_every: 0,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = argv.into_iter();
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
-            return Err(USAGE.to_owned());
+            return Ok(Parsed::Help);
         }
         let value = it
             .next()
@@ -58,7 +82,7 @@ fn parse_args() -> Result<Args, String> {
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
-    Ok(args)
+    Ok(Parsed::Serve(args))
 }
 
 /// Spreads `count` tickets over the history, ending two minutes ago (past the one-minute
@@ -97,8 +121,12 @@ fn seed_audit(sim: &Simulator, count: u64, history_hours: u64) {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Parsed::Serve(args)) => args,
+        Ok(Parsed::Help) => {
+            println!("{USAGE}\n\n{HELP}");
+            return ExitCode::SUCCESS;
+        }
         Err(msg) => {
             eprintln!("{msg}");
             return ExitCode::from(2);
@@ -138,5 +166,26 @@ fn main() -> ExitCode {
         next_id += 1;
         sim.add_audit_event(next_audit_id, sim.now());
         next_audit_id += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Parsed, parse_args};
+
+    fn parse(args: &[&str]) -> Result<Parsed, String> {
+        parse_args(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn help_is_an_answer_not_an_error() {
+        assert!(matches!(parse(&["--help"]), Ok(Parsed::Help)));
+        assert!(matches!(parse(&["--port", "0", "-h"]), Ok(Parsed::Help)));
+        let Ok(Parsed::Serve(args)) = parse(&["--tickets", "7"]) else {
+            panic!("not a serve");
+        };
+        assert_eq!((args.port, args.tickets, args.audit_events), (0, 7, 500));
+        let unknown = parse(&["--nope", "1"]).err().expect("an error");
+        assert!(unknown.contains("usage: zendesk-sim"), "{unknown}");
     }
 }
