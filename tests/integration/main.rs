@@ -10,6 +10,7 @@ mod crash;
 mod deploy;
 mod embedding;
 mod feeds;
+mod first_hour;
 mod hostile;
 mod misbehave;
 mod oauth;
