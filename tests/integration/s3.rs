@@ -609,3 +609,64 @@ fn client_credentials_collect_all_three_resources_into_s3() {
     assert_eq!(tickets_in(&stored).len(), 6);
     assert!(sim.token_requests().iter().filter(|r| r.granted).count() >= 2);
 }
+
+#[test]
+fn no_aws_credentials_names_the_chain_tried_and_what_to_set() {
+    let sim = simulator();
+    let bucket = Bucket::new();
+    let admin = bucket.moto.admin().clone();
+    let mut c = bucket.collector(&sim, &admin);
+    c.unset("AWS_ACCESS_KEY_ID").unset("AWS_SECRET_ACCESS_KEY");
+    let pass = c.run(&sim);
+    assert_eq!(pass.code, 6, "{}", pass.output());
+    let message = pass.summary()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        message.contains("no AWS credentials were found"),
+        "{message}"
+    );
+    assert!(message.contains(&bucket.name), "{message}");
+    for tried in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "ECS",
+        "EC2",
+    ] {
+        assert!(message.contains(tried), "{tried} missing from: {message}");
+    }
+    assert!(
+        message.contains("AWS_EC2_METADATA_DISABLED is set"),
+        "{message}"
+    );
+    assert!(
+        message.len() < 900,
+        "a sentence, not an SDK dump: {message}"
+    );
+    assert!(
+        !message.contains("{") && !message.contains("Error {"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_explicit_endpoint_without_a_region_asks_no_instance_metadata() {
+    let sim = simulator();
+    let bucket = Bucket::new();
+    let admin = bucket.moto.admin().clone();
+    let mut c = bucket.collector(&sim, &admin);
+    // Instance metadata left on, as on a laptop: only the region chain could ask it.
+    c.unset("AWS_REGION").unset("AWS_EC2_METADATA_DISABLED");
+    let pass = c.run(&sim);
+    assert_eq!(pass.code, 0, "{}", pass.output());
+    let lower = pass.stderr.to_lowercase();
+    assert!(
+        !lower.contains("imds")
+            && !lower.contains("instance metadata")
+            && !lower.contains("169.254"),
+        "{}",
+        pass.stderr
+    );
+}

@@ -344,7 +344,10 @@ impl S3Store {
         let code = f.code.as_deref().unwrap_or("");
         let status = f.status.map(|s| s.to_string()).unwrap_or_default();
         if let Some(why) = &f.credentials {
-            return StorageError::Denied(no_credentials(op, &url, why));
+            // The SDK's own account of each provider, for whoever turns on debug logs; the
+            // message says the same in a sentence.
+            tracing::debug!(chain = %why, "no AWS credentials");
+            return StorageError::Denied(no_credentials(op, &url));
         }
         match (f.status, code) {
             (_, "NoSuchBucket") => StorageError::Unavailable(format!(
@@ -531,14 +534,14 @@ fn credentials_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> 
 }
 
 /// No credentials: which chain was tried, in order, and what to set.
-fn no_credentials(op: &str, url: &str, why: &str) -> String {
+fn no_credentials(op: &str, url: &str) -> String {
     let imds = if std::env::var_os("AWS_EC2_METADATA_DISABLED").is_some() {
         ", not asked because AWS_EC2_METADATA_DISABLED is set"
     } else {
         ""
     };
     format!(
-        "{op} {url}: no AWS credentials were found ({why}). The standard chain tried, in \
+        "{op} {url}: no AWS credentials were found. The standard chain tried, in \
          order: AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for \
          temporary keys); the shared profile (AWS_PROFILE, else `default`, in \
          ~/.aws/credentials and ~/.aws/config); web identity (AWS_ROLE_ARN with \
