@@ -1,4 +1,4 @@
-//! Process exit codes: one table, also in the README.
+//! Process exit codes: one table, also in docs/operating.md.
 
 use std::process::ExitCode;
 

@@ -562,16 +562,15 @@ state_key = "beta/state.json"
     }
 
     #[test]
-    fn the_readme_example_is_a_valid_feeds_file() {
-        let readme = include_str!("../../README.md");
-        let section = &readme[readme.find("## Many accounts").expect("the section")..];
+    fn the_documented_example_is_a_valid_feeds_file() {
+        let section = include_str!("../../docs/feeds.md");
         let start = section.find("```toml\n").expect("an example") + "```toml\n".len();
         let example = &section[start..start + section[start..].find("```").unwrap()];
         let token = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(token.path(), "globex-secret\n").unwrap();
         let example = example.replace("/run/secrets/globex", &token.path().display().to_string());
         let env = |k: &str| (k == "ACME_ZENDESK_TOKEN").then(|| "acme-secret".to_owned());
-        let feeds = parse(Path::new("README.md"), &example, &base(&[]), env).unwrap();
+        let feeds = parse(Path::new("docs/feeds.md"), &example, &base(&[]), env).unwrap();
         assert_eq!(feeds.len(), 2);
         assert_eq!(feeds[1].config.resources, ["incremental_tickets"]);
         assert_eq!(feeds[1].config.max_pages, 50);

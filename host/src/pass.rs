@@ -288,8 +288,8 @@ pub(crate) async fn one_pass(
     if config.auth_mode == AuthMode::Token && !matches!(tape, Tape::Replay { .. }) {
         tracing::warn!(
             "AUTH_MODE=token: Zendesk deactivates every API token on 2027-04-30 (and no account \
-             can create one since 2026-10-27); move to AUTH_MODE=client_credentials, see the \
-             README's \"Moving off API tokens\""
+             can create one since 2026-10-27); move to AUTH_MODE=client_credentials, see \
+             docs/authentication.md"
         );
     }
     if let Some(tokens) = &tokens {
@@ -485,7 +485,7 @@ fn explain_unauthorized(mode: AuthMode, pass_start: i64, summary: &mut Summary) 
         let why = match mode {
             AuthMode::Token if pass_start >= API_TOKENS_END => {
                 " Zendesk deactivated every API token on 2027-04-30: move to \
-                 AUTH_MODE=client_credentials (see the README's \"Moving off API tokens\")."
+                 AUTH_MODE=client_credentials (see docs/authentication.md)."
             }
             AuthMode::Bearer if error.message.contains("invalid_token") => {
                 " The bearer token expired or was revoked (OAuth access tokens now expire after \

@@ -172,7 +172,7 @@ impl Runtime {
                 .max_memory_size(1 << 30);
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        // For profiling the component's compiled code (`perf record`; see README, Performance):
+        // For profiling the component's compiled code (`perf record`; see docs/performance.md):
         // a /tmp/perf-PID.map that names each wasm function.
         if std::env::var_os("ZENDESK_CRM_BENCH_PERFMAP").is_some() {
             config.profiler(ProfilingStrategy::PerfMap);

@@ -39,7 +39,7 @@ impl PassStats {
     }
 }
 
-/// The resource a page key names: `…-zendesk-{resource}.{ext}` (the key scheme in the README).
+/// The resource a page key names: `…-zendesk-{resource}.{ext}` (the key scheme in docs/delivery.md).
 pub fn resource_of_key(key: &str) -> Option<&str> {
     let name = key.rsplit('/').next()?;
     let (_, rest) = name.rsplit_once("-zendesk-")?;

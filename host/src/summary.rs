@@ -1,5 +1,5 @@
 //! The JSON summary `run` prints on stdout, and the exit code it implies. The schema is
-//! documented in the README; field names are stable.
+//! documented in docs/operating.md; field names are stable.
 
 use serde::Serialize;
 

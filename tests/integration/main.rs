@@ -8,6 +8,7 @@ mod audit_logs;
 mod bad_input;
 mod crash;
 mod deploy;
+mod docs;
 mod embedding;
 mod feeds;
 mod first_hour;

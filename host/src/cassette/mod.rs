@@ -1,7 +1,7 @@
 //! Cassettes: a whole collection pass, recorded so it can be replayed anywhere with no
 //! network and no credentials, giving byte-identical objects and checkpoint.
 //!
-//! A cassette is one versioned JSON document (the format is documented in the README and
+//! A cassette is one versioned JSON document (the format is documented in docs/record-replay.md and
 //! kept stable): a header with everything the guest received that is not an HTTP answer
 //! (settings, the initial checkpoint, the pass start and jitter seed, the host's deadline and
 //! memory cap), then every HTTP exchange the guest made, in order. [`record`] captures them in
