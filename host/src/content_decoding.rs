@@ -40,22 +40,38 @@ pub fn gunzip(response: http::Response<WasiBody>, max_bytes: u64) -> http::Respo
     parts.headers.remove(http::header::CONTENT_LENGTH);
     let body = Gunzip {
         inner: body,
-        decoder: Some(flate2::write::GzDecoder::new(Vec::new())),
-        produced: 0,
-        max_bytes,
+        inflater: Inflater::new(max_bytes),
     };
     http::Response::from_parts(parts, body.boxed_unsync())
 }
 
 struct Gunzip {
     inner: WasiBody,
+    inflater: Inflater,
+}
+
+/// The one bounded gzip inflater of the host: for response bodies as they stream
+/// ([`gunzip`]) and for whole bodies ([`inflate`], e.g. `redact-cassette`).
+struct Inflater {
     /// None once the gzip stream has ended (or failed).
     decoder: Option<flate2::write::GzDecoder<Vec<u8>>>,
     produced: u64,
     max_bytes: u64,
 }
 
-impl Gunzip {
+impl Inflater {
+    fn new(max_bytes: u64) -> Inflater {
+        Inflater {
+            decoder: Some(flate2::write::GzDecoder::new(Vec::new())),
+            produced: 0,
+            max_bytes,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.decoder.is_none()
+    }
+
     /// Inflates `input`, returning what it produced. Bytes after the end of the gzip member
     /// are ignored, as the component's own inflater ignores them.
     fn feed(&mut self, mut input: &[u8]) -> Result<Bytes, Error> {
@@ -71,7 +87,9 @@ impl Gunzip {
             input = &input[used..];
             check(self.produced, decoder.get_ref().len(), self.max_bytes)?;
         }
-        Ok(Bytes::from(std::mem::take(decoder.get_mut())))
+        let out = Bytes::from(std::mem::take(decoder.get_mut()));
+        self.produced += out.len() as u64;
+        Ok(out)
     }
 
     /// The end of the encoded body: the gzip trailer (CRC and length) must have arrived.
@@ -81,8 +99,18 @@ impl Gunzip {
         };
         decoder.try_finish().map_err(corrupt)?;
         check(self.produced, decoder.get_ref().len(), self.max_bytes)?;
-        Ok(Bytes::from(std::mem::take(decoder.get_mut())))
+        let out = Bytes::from(std::mem::take(decoder.get_mut()));
+        self.produced += out.len() as u64;
+        Ok(out)
     }
+}
+
+/// A whole gzip body inflated, at most `max_bytes` of it (more is an error naming the cap).
+pub fn inflate(encoded: &[u8], max_bytes: u64) -> Result<Vec<u8>, Error> {
+    let mut inflater = Inflater::new(max_bytes);
+    let mut out = inflater.feed(encoded)?.to_vec();
+    out.extend_from_slice(&inflater.finish()?);
+    Ok(out)
 }
 
 /// More than `max_bytes` once the `pending` output is counted is an error naming the cap.
@@ -108,26 +136,23 @@ impl Body for Gunzip {
         loop {
             let out = match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => self.feed(&data),
+                    Ok(data) => self.inflater.feed(&data),
                     // Trailers pass through.
                     Err(frame) => return Poll::Ready(Some(Ok(frame))),
                 },
                 Some(Err(e)) => Err(e),
-                None if self.decoder.is_none() => return Poll::Ready(None),
-                None => self.finish(),
+                None if self.inflater.done() => return Poll::Ready(None),
+                None => self.inflater.finish(),
             };
             match out {
                 Ok(out) if out.is_empty() => {
-                    if self.decoder.is_none() && self.inner.is_end_stream() {
+                    if self.inflater.done() && self.inner.is_end_stream() {
                         return Poll::Ready(None);
                     }
                 }
-                Ok(out) => {
-                    self.produced += out.len() as u64;
-                    return Poll::Ready(Some(Ok(Frame::data(out))));
-                }
+                Ok(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
                 Err(e) => {
-                    self.decoder = None;
+                    self.inflater.decoder = None;
                     return Poll::Ready(Some(Err(e)));
                 }
             }
@@ -205,6 +230,22 @@ mod tests {
         let passed = gunzip(plain, 1);
         assert_eq!(passed.headers()["content-length"], "2");
         assert_eq!(read(passed).await.unwrap(), b"{}");
+    }
+
+    #[test]
+    fn a_whole_body_inflates_within_the_cap_and_a_bomb_stops_at_it() {
+        let page = vec![b'x'; 100_000];
+        assert_eq!(inflate(&gzip(&page), 100_000).unwrap(), page);
+        let e = inflate(&gzip(&page), 99_999).unwrap_err();
+        assert!(
+            matches!(e, Error::HttpResponseBodySize(Some(99_999))),
+            "{e:?}"
+        );
+        let cut = gzip(&page);
+        assert!(
+            inflate(&cut[..cut.len() - 4], 1 << 20).is_err(),
+            "a torn trailer"
+        );
     }
 
     #[tokio::test]

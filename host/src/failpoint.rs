@@ -103,13 +103,23 @@ fn parse(spec: &str) -> Result<Vec<Armed>, SpecError> {
 /// Marks that `name` is reached; aborts the process if this is the armed hit.
 pub fn hit(name: &str) {
     let Some(armed) = ARMED.get() else { return };
+    if let Some(at) = due(armed, name) {
+        // Straight to stderr: the logger may buffer, and nothing after this line runs.
+        eprintln!("failpoint {name}:{at} reached: aborting");
+        std::process::abort();
+    }
+}
+
+/// Counts a hit of `name`; the armed count when this hit is the one to crash at.
+fn due(armed: &[Armed], name: &str) -> Option<u64> {
+    // Every entry of the name counts the hit, even once one is due.
+    let mut due = None;
     for a in armed.iter().filter(|a| a.name == name) {
         if a.reached.fetch_add(1, Ordering::SeqCst) + 1 == a.at {
-            // Straight to stderr: the logger may buffer, and nothing after this line runs.
-            eprintln!("failpoint {name}:{} reached: aborting", a.at);
-            std::process::abort();
+            due = due.or(Some(a.at));
         }
     }
+    due
 }
 
 #[cfg(test)]
@@ -132,8 +142,24 @@ mod tests {
 
     #[test]
     fn unarmed_points_do_nothing() {
+        // Nothing armed in this process: every point returns (an abort would end the test).
         for p in ALL {
             hit(p);
         }
+        assert!(ARMED.get().is_none_or(|armed| armed.is_empty()));
+        // Armed elsewhere: no other point is ever due, however often it is reached.
+        let armed = parse("object.after-write:2").unwrap();
+        for _ in 0..5 {
+            for p in ALL.iter().filter(|p| **p != OBJECT_AFTER_WRITE) {
+                assert_eq!(due(&armed, p), None, "{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_armed_point_is_due_at_its_nth_hit_only() {
+        let armed = parse("object.after-write:3").unwrap();
+        let hits: Vec<Option<u64>> = (0..5).map(|_| due(&armed, OBJECT_AFTER_WRITE)).collect();
+        assert_eq!(hits, [None, None, Some(3), None, None]);
     }
 }

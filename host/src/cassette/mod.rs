@@ -194,7 +194,9 @@ pub struct ResponseRecord {
     pub status: u16,
     /// As received, names lower-case. `set-cookie` values are replaced by `redacted`.
     pub headers: Vec<(String, String)>,
-    /// The body exactly as it came off the wire (still gzip when `content-encoding` says so).
+    /// The body exactly as the guest read it: after the host's gzip decoding (so never gzip
+    /// when recorded by this host; older cassettes may still hold a gzip body, which the
+    /// component inflates itself).
     pub body: Body,
     /// How the body ended.
     pub body_end: BodyEnd,

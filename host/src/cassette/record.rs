@@ -1,7 +1,7 @@
 //! Recording: the egress hook sends each request as usual and keeps what the guest got. The
 //! request is taken as the guest made it (before the host adds credentials); the response
-//! body is captured by wrapping its stream, so the cassette holds the bytes the guest read,
-//! as they came off the wire.
+//! body is captured by wrapping its stream, so the cassette holds the bytes the guest read:
+//! after the host's gzip decoding, byte for byte.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};

@@ -7,7 +7,7 @@
 //! when it was gzip; its `content-length` is updated. It is therefore no longer the bytes
 //! Zendesk sent: the objects a replay of it stores hold the redacted records.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 
 use serde_json::Value;
 
@@ -126,13 +126,14 @@ fn redact_value(value: &mut Value, sensitive: bool) -> usize {
     }
 }
 
+/// A gzip body inflated by the host's one bounded inflater, under `MAX_PAGE_BYTES`'s default:
+/// a cassette is input from outside, and a bomb in it must not take the machine's memory.
 fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .ok()?;
-    Some(out)
+    crate::content_decoding::inflate(bytes, REDACT_MAX_BODY_BYTES).ok()
 }
+
+/// The default page cap (`MAX_PAGE_BYTES`): no body a pass accepts is larger.
+const REDACT_MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
 
 fn gzipped(bytes: &[u8]) -> Result<Vec<u8>, CassetteError> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

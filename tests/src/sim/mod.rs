@@ -1,6 +1,24 @@
 //! A Zendesk Support API simulator for the incremental ticket export
 //! (`/api/v2/incremental/tickets/cursor`), the audit logs (`/api/v2/audit_logs`) and the
 //! access logs (`/api/v2/access_logs`), run in-process by tests or by the demo binary.
+//!
+//! Where the behaviour comes from: comments cite `zendesk-api.md §N`, `access-logs.md §N`
+//! and `oauth.md`, the team's reference notes on Zendesk's APIs. They are not in this
+//! repository; each section condenses Zendesk's own pages, which are the sources to check:
+//! - `zendesk-api.md`: §0 conventions and §5 authentication and errors
+//!   (<https://developer.zendesk.com/api-reference/introduction/requests/>,
+//!   <https://developer.zendesk.com/api-reference/introduction/security-and-auth/>); §1 audit
+//!   logs (<https://developer.zendesk.com/api-reference/ticketing/account-configuration/audit_logs/>,
+//!   pagination: <https://developer.zendesk.com/api-reference/introduction/pagination/>); §2 the
+//!   cursor ticket export and §6 its records
+//!   (<https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/>);
+//!   §4 rate limits (<https://developer.zendesk.com/api-reference/introduction/rate-limits/>);
+//!   §9 what no source states, so the simulator offers both behaviours.
+//! - `access-logs.md`: the access-log API
+//!   (<https://developer.zendesk.com/api-reference/ticketing/account-configuration/access_logs/>
+//!   and <https://support.zendesk.com/hc/en-us/articles/6066010357530>).
+//! - `oauth.md`: the OAuth migration
+//!   (<https://developer.zendesk.com/documentation/api-basics/authentication/oauth-migration/>).
 
 mod access;
 mod access_json;
