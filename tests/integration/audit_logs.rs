@@ -1,6 +1,7 @@
 //! Audit logs: every event exactly once across passes, never re-exporting history, late
 //! events caught by the lag, and an account without the API told what to do.
 
+use crate::harness::audit_truth;
 use crate::harness::{Collector, T0, simulator, sorted_unique, stored_audit_events};
 use zendesk_crm_tests::Simulator;
 
@@ -8,12 +9,6 @@ fn audit_collector(sim: &Simulator) -> Collector {
     let mut c = Collector::new(sim);
     c.env("RESOURCES", "audit_logs");
     c
-}
-
-fn audit_truth(sim: &Simulator) -> Vec<(u64, i64)> {
-    let mut v = sim.audit_events_visible();
-    v.sort();
-    v
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! restarted, has stored every record exactly once, by the simulator's ground truth, even when
 //! Zendesk's data grew between the crash and the restart.
 
-use std::path::Path;
+use crate::harness::{audit_truth, temp_files};
 
 use crate::harness::{
     Collector, Pass, T0, simulator, sorted_unique, stored_access_events, stored_audit_events,
@@ -28,12 +28,6 @@ fn collector(sim: &Simulator) -> Collector {
         .env("PAGE_SIZE", 10)
         .env("RUST_LOG", "info");
     c
-}
-
-fn audit_truth(sim: &Simulator) -> Vec<(u64, i64)> {
-    let mut v = sim.audit_events_visible();
-    v.sort();
-    v
 }
 
 /// Runs a pass that must abort at `point`'s `n`-th hit.
@@ -232,23 +226,6 @@ fn a_page_zendesk_changed_before_the_restart_loses_nothing_and_repeats_only_its_
         repeated.iter().all(|id| (11..=20).contains(id)),
         "{repeated:?} were stored twice but were not on the changed page"
     );
-}
-
-/// Every `.tmp` file under `dir`.
-fn temp_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.to_string_lossy().ends_with(".tmp") {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! Node.js through jco (`embed/node/run.mjs`), must store exactly what our host stores, with
 //! the embedder's credentials, and fail the same way with wrong ones.
 
-use std::collections::BTreeMap;
+use crate::harness::files_under;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -124,25 +124,6 @@ fn basic(email: &str, token: &str) -> String {
     )
 }
 
-/// Every file under `root` by relative path, with its bytes.
-fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, found: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).expect("readable dir") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                walk(root, &path, found);
-            } else {
-                let key = path.strip_prefix(root).expect("under root");
-                let key = key.to_string_lossy().into_owned();
-                found.insert(key, std::fs::read(&path).expect("readable file"));
-            }
-        }
-    }
-    let mut found = BTreeMap::new();
-    walk(root, root, &mut found);
-    found
-}
-
 #[test]
 fn node_embedding_stores_exactly_what_our_host_stores() {
     let embed = embed_node();
@@ -201,9 +182,9 @@ fn node_embedding_stores_exactly_what_our_host_stores() {
     assert_eq!(ours.resource("incremental_tickets")["records"], 25);
 
     // The stored objects and the checkpoint: the same keys, byte for byte.
-    let mut expected = files(host.out.path());
+    let mut expected = files_under(host.out.path());
     expected.remove("zendesk/crm/state.json.lock"); // our host's advisory lock
-    let stored = files(&out);
+    let stored = files_under(&out);
     assert_eq!(
         stored.keys().collect::<Vec<_>>(),
         expected.keys().collect::<Vec<_>>(),
@@ -268,7 +249,7 @@ fn node_embedding_with_a_wrong_token_is_unauthorized() {
         assert_eq!(outcome["objectsCreated"], 0, "{outcome}");
     }
     assert!(!pass.stderr.contains(wrong), "the token in the logs");
-    let stored: Vec<_> = files(&out).into_keys().collect();
+    let stored: Vec<_> = files_under(&out).into_keys().collect();
     assert_eq!(
         stored,
         ["zendesk/crm/state.json"],

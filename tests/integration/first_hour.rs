@@ -3,8 +3,8 @@
 //! besides passes (completions, man pages, `--version`), and what a long pass and a crashed
 //! one leave to read.
 
+use crate::harness::temp_files;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
@@ -294,23 +294,6 @@ fn json_logs_carry_guest_fields_as_fields_and_a_backfill_shows_its_progress() {
             "{l}"
         );
     }
-}
-
-/// Every file under `dir` whose name ends in `.tmp`.
-fn temp_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.to_string_lossy().ends_with(".tmp") {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 #[test]

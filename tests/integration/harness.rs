@@ -151,8 +151,7 @@ impl Collector {
 
     /// Every page object stored, by key.
     pub fn objects(&self) -> BTreeMap<String, Vec<u8>> {
-        let mut found = BTreeMap::new();
-        collect_files(self.out.path(), self.out.path(), &mut found);
+        let mut found = files_under(self.out.path());
         found.retain(|k, _| k.ends_with(".json") || k.ends_with(".ndjson"));
         found.remove("zendesk/crm/state.json");
         found
@@ -160,70 +159,155 @@ impl Collector {
 
     /// (id, generated_timestamp) of every ticket stored, in key order then page order.
     pub fn stored_tickets(&self) -> Vec<(u64, i64)> {
-        let mut all = Vec::new();
-        for (key, body) in self.objects() {
-            let page: Value =
-                serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"));
-            // Other resources' pages (a pass over several) hold no tickets.
-            let Some(tickets) = page.get("tickets") else {
-                continue;
-            };
-            for t in tickets.as_array().expect("tickets array") {
-                all.push(stamp(t));
-            }
-        }
-        all
+        tickets_in(&self.objects())
     }
 }
 
 /// (id, created_at) of every audit event stored, in key order then page order.
 pub fn stored_audit_events(c: &Collector) -> Vec<(u64, i64)> {
-    let mut all = Vec::new();
-    for (key, body) in c.objects() {
-        if !key.contains("-zendesk-audit_logs.") {
-            continue;
-        }
-        let page: Value =
-            serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"));
-        for e in page["audit_logs"].as_array().expect("audit_logs array") {
-            let created = e["created_at"].as_str().expect("created_at");
-            let at = time::OffsetDateTime::parse(
-                created,
-                &time::format_description::well_known::Rfc3339,
-            )
-            .expect("ISO 8601 created_at");
-            all.push((e["id"].as_u64().expect("id"), at.unix_timestamp()));
-        }
-    }
-    all
+    audit_events_in(&c.objects())
 }
 
 /// (id, timestamp) of every access-log event stored, asserted free of duplicates, sorted.
 pub fn stored_access_events(c: &Collector) -> Vec<(String, i64)> {
-    let mut all = Vec::new();
-    for (key, body) in c.objects() {
-        if !key.contains("-zendesk-access_logs.") {
-            continue;
-        }
-        let page: Value =
-            serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"));
-        for e in page["access_logs"].as_array().expect("access_logs array") {
-            let at = time::OffsetDateTime::parse(
-                e["timestamp"].as_str().expect("timestamp"),
-                &time::format_description::well_known::Rfc3339,
-            )
-            .expect("ISO 8601 timestamp");
-            all.push((
-                e["id"].as_str().expect("id").to_owned(),
-                at.unix_timestamp(),
-            ));
-        }
-    }
+    let mut all = access_events_in(&c.objects());
     let n = all.len();
     all.sort();
     all.dedup();
     assert_eq!(all.len(), n, "an access-log event was stored twice");
     all
+}
+
+/// The records of `resource`'s page objects among `objects` (any store's, any resource's:
+/// other keys are passed over), in key order then page order: the `array` of a `.json` page,
+/// each line of an `.ndjson` one, either of them gzip-compressed when the key ends in `.gz`.
+fn records_in(objects: &BTreeMap<String, Vec<u8>>, resource: &str, array: &str) -> Vec<Value> {
+    let mut records = Vec::new();
+    for (key, body) in objects {
+        if !key.contains(&format!("-zendesk-{resource}.")) {
+            continue;
+        }
+        let (name, body) = match key.strip_suffix(".gz") {
+            Some(name) => {
+                let mut plain = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&body[..]),
+                    &mut plain,
+                )
+                .unwrap_or_else(|e| panic!("{key} is not gzip: {e}"));
+                (name, plain)
+            }
+            None => (key.as_str(), body.clone()),
+        };
+        let json = |bytes: &[u8]| -> Value {
+            serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"))
+        };
+        if name.ends_with(".ndjson") {
+            records.extend(
+                body.split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(json),
+            );
+        } else {
+            let page = json(&body);
+            let Some(Value::Array(items)) = page.get(array) else {
+                panic!("{key} has no {array} array");
+            };
+            records.extend(items.iter().cloned());
+        }
+    }
+    records
+}
+
+fn unix(record: &Value, field: &str) -> i64 {
+    let text = record[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field}: {record}"));
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{field} {text:?} is not RFC 3339: {e}"))
+        .unix_timestamp()
+}
+
+/// (id, generated_timestamp) of every ticket among `objects`, in key order then page order.
+pub fn tickets_in(objects: &BTreeMap<String, Vec<u8>>) -> Vec<(u64, i64)> {
+    records_in(objects, "incremental_tickets", "tickets")
+        .iter()
+        .map(stamp)
+        .collect()
+}
+
+/// (id, created_at) of every audit event among `objects`, in key order then page order.
+pub fn audit_events_in(objects: &BTreeMap<String, Vec<u8>>) -> Vec<(u64, i64)> {
+    records_in(objects, "audit_logs", "audit_logs")
+        .iter()
+        .map(|e| (e["id"].as_u64().expect("id"), unix(e, "created_at")))
+        .collect()
+}
+
+/// (id, timestamp) of every access-log event among `objects`, in key order then page order.
+pub fn access_events_in(objects: &BTreeMap<String, Vec<u8>>) -> Vec<(String, i64)> {
+    records_in(objects, "access_logs", "access_logs")
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().expect("id").to_owned(),
+                unix(e, "timestamp"),
+            )
+        })
+        .collect()
+}
+
+/// The simulator's audit events that are visible now, sorted: what a pass should store.
+pub fn audit_truth(sim: &Simulator) -> Vec<(u64, i64)> {
+    let mut v = sim.audit_events_visible();
+    v.sort();
+    v
+}
+
+/// A simulator holding 30 tickets from before the pass (three pages of ten with
+/// [`ten_per_page`]).
+pub fn sim_with_tickets() -> Simulator {
+    let sim = simulator();
+    sim.add_tickets(1, 30, T0 - 1000);
+    sim
+}
+
+/// A collector asking for ten records a page.
+pub fn ten_per_page(sim: &Simulator) -> Collector {
+    let mut c = Collector::new(sim);
+    c.env("PAGE_SIZE", 10);
+    c
+}
+
+/// Every file under `root` by relative path, with its bytes; none when `root` is absent.
+pub fn files_under(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut found = BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let key = path.strip_prefix(root).expect("under root");
+                let key = key.to_string_lossy().into_owned();
+                found.insert(key, std::fs::read(&path).expect("readable file"));
+            }
+        }
+    }
+    found
+}
+
+/// Every temporary file (name ending in `.tmp`) under `dir`.
+pub fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_keys()
+        .filter(|k| k.ends_with(".tmp"))
+        .map(|k| dir.join(k))
+        .collect()
 }
 
 pub fn stamp(ticket: &Value) -> (u64, i64) {
@@ -233,22 +317,6 @@ pub fn stamp(ticket: &Value) -> (u64, i64) {
             .as_i64()
             .expect("generated_timestamp"),
     )
-}
-
-fn collect_files(root: &Path, dir: &Path, found: &mut BTreeMap<String, Vec<u8>>) {
-    for entry in std::fs::read_dir(dir).expect("readable dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            collect_files(root, &path, found);
-        } else {
-            let key = path
-                .strip_prefix(root)
-                .expect("under root")
-                .to_string_lossy()
-                .into_owned();
-            found.insert(key, std::fs::read(&path).expect("readable file"));
-        }
-    }
 }
 
 /// A compiled-code cache in cargo's per-target temporary directory, shared by the test run.

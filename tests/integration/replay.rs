@@ -11,6 +11,7 @@
 //! - `UPDATE_GOLDEN=1 cargo test -p zendesk-crm --test integration replay::committed`
 //!   rewrites the golden files from the replays.
 
+use crate::harness::files_under;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -108,23 +109,8 @@ fn replay(cassette: &Path, out: &Path) -> Pass {
 
 /// Every file under `root` by relative path, lock files left out.
 fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, found: &mut BTreeMap<String, Vec<u8>>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                walk(root, &path, found);
-            } else if !path.to_string_lossy().ends_with(".lock") {
-                let key = path.strip_prefix(root).expect("under root");
-                let key = key.to_string_lossy().into_owned();
-                found.insert(key, std::fs::read(&path).expect("readable file"));
-            }
-        }
-    }
-    let mut found = BTreeMap::new();
-    walk(root, root, &mut found);
+    let mut found = files_under(root);
+    found.retain(|k, _| !k.ends_with(".lock"));
     found
 }
 

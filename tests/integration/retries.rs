@@ -1,20 +1,9 @@
 //! Retries: 429 and 503 wait for `Retry-After`, other 5xx and transport errors back off, and a
 //! resource that gives up keeps its checkpoint at the last stored page.
 
-use crate::harness::{Collector, T0, simulator, sorted_unique, visible};
-use zendesk_crm_tests::{Fault, Simulator};
-
-fn sim_with_tickets() -> Simulator {
-    let sim = simulator();
-    sim.add_tickets(1, 30, T0 - 1000);
-    sim
-}
-
-fn collector(sim: &Simulator) -> Collector {
-    let mut c = Collector::new(sim);
-    c.env("PAGE_SIZE", 10);
-    c
-}
+use crate::harness::{sim_with_tickets, ten_per_page};
+use crate::harness::{sorted_unique, visible};
+use zendesk_crm_tests::Fault;
 
 #[test]
 fn rate_limited_request_waits_for_retry_after_then_succeeds() {
@@ -22,7 +11,7 @@ fn rate_limited_request_waits_for_retry_after_then_succeeds() {
     sim.push_fault(Fault::RateLimited {
         retry_after: Some(1),
     });
-    let c = collector(&sim);
+    let c = ten_per_page(&sim);
     let pass = c.run(&sim);
     assert_eq!(pass.code, 0, "{}", pass.output());
     assert_eq!(pass.tickets()["retries"], 1);
@@ -35,7 +24,7 @@ fn rate_limited_request_waits_for_retry_after_then_succeeds() {
 fn rate_limit_without_retry_after_waits_for_ratelimit_reset() {
     let sim = sim_with_tickets();
     sim.push_fault(Fault::RateLimited { retry_after: None });
-    let mut c = collector(&sim);
+    let mut c = ten_per_page(&sim);
     // The simulator's `ratelimit-reset` says 20 s (to the end of its minute, T0 being 40 s
     // into one); a longest wait below it turns the wait into a clear failure, not a sleep.
     c.env("MAX_RETRY_WAIT", 5);
@@ -65,7 +54,7 @@ fn server_errors_and_dropped_connections_are_retried() {
         status: 503,
         retry_after: Some(0),
     });
-    let mut c = collector(&sim);
+    let mut c = ten_per_page(&sim);
     c.env("HTTP_RETRIES", 4);
     let pass = c.run(&sim);
     assert_eq!(pass.code, 0, "{}", pass.output());
@@ -77,7 +66,7 @@ fn server_errors_and_dropped_connections_are_retried() {
 fn slow_responses_time_out_and_are_retried() {
     let sim = sim_with_tickets();
     sim.push_fault(Fault::Delay { ms: 3000 });
-    let mut c = collector(&sim);
+    let mut c = ten_per_page(&sim);
     c.env("HTTP_TIMEOUT", 1);
     let pass = c.run(&sim);
     assert_eq!(pass.code, 0, "{}", pass.output());
@@ -88,7 +77,7 @@ fn slow_responses_time_out_and_are_retried() {
 #[test]
 fn retries_exhausted_fail_the_resource_and_keep_the_checkpoint_at_the_last_stored_page() {
     let sim = sim_with_tickets();
-    let mut c = collector(&sim);
+    let mut c = ten_per_page(&sim);
     c.env("HTTP_RETRIES", 1);
     assert_eq!(c.run_at(sim.now(), &["--max-pages", "1"]).code, 0);
     let checkpoint = c.checkpoint();

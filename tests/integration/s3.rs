@@ -2,6 +2,7 @@
 //! proxy: the same keys and bodies as a local directory, conditional checkpoint writes under
 //! concurrent passes, the least-privilege policy, and S3's failures.
 
+use crate::harness::{audit_events_in, tickets_in};
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use zendesk_crm_tests::Fault;
 use zendesk_crm_tests::s3::{Keys, Moto, S3Proxy, StoredObject};
 
-use crate::harness::{Collector, Pass, T0, simulator, sorted_unique, stamp, visible};
+use crate::harness::{Collector, Pass, T0, simulator, sorted_unique, visible};
 
 const PREFIX: &str = "zendesk/crm/";
 const DEFAULT_STATE_KEY: &str = "zendesk/crm/state.json";
@@ -120,25 +121,6 @@ fn pages(all: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-/// (id, generated_timestamp) of every ticket in the page objects, asserted free of duplicates.
-fn tickets_in(bodies: &BTreeMap<String, Vec<u8>>) -> Vec<(u64, i64)> {
-    let mut all = Vec::new();
-    for (key, body) in pages(bodies) {
-        if !key.contains("-zendesk-incremental_tickets.") {
-            continue;
-        }
-        let page: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key}: {e}"));
-        all.extend(
-            page["tickets"]
-                .as_array()
-                .expect("tickets")
-                .iter()
-                .map(stamp),
-        );
-    }
-    sorted_unique(all)
-}
-
 fn assert_ok(pass: &Pass) {
     assert_eq!(pass.code, 0, "{}", pass.output());
 }
@@ -180,7 +162,7 @@ fn s3_holds_the_same_keys_and_bodies_as_a_local_directory_across_passes() {
         sim.advance(600);
         sim.add_tickets(1000 + round * 10, 5, T0 + 100 + round as i64 * 600);
     }
-    assert_eq!(tickets_in(&bucket.bodies()).len(), 255);
+    assert_eq!(sorted_unique(tickets_in(&bucket.bodies())).len(), 255);
     for (key, o) in bucket.objects() {
         assert_eq!(o.content_type.as_deref(), Some("application/json"), "{key}");
         assert_eq!(o.content_encoding, None, "{key}");
@@ -310,7 +292,7 @@ fn two_concurrent_passes_on_one_checkpoint_advance_it_once_and_lose_nothing() {
 
     // Nothing lost, nothing twice: every ticket in exactly one object, and a later pass finds
     // nothing new to store.
-    assert_eq!(tickets_in(&bucket.bodies()), visible(&sim));
+    assert_eq!(sorted_unique(tickets_in(&bucket.bodies())), visible(&sim));
     let after = c.run(&sim);
     assert_ok(&after);
     assert_eq!(after.tickets()["records"], 0, "{}", after.output());
@@ -353,7 +335,7 @@ fn the_least_privilege_policy_suffices_for_a_first_run_and_later_runs() {
     assert_ok(&later);
     assert_eq!(later.summary()["first_run"], false);
     assert_eq!(later.tickets()["records"], 4);
-    assert_eq!(tickets_in(&bucket.bodies()), visible(&sim));
+    assert_eq!(sorted_unique(tickets_in(&bucket.bodies())), visible(&sim));
 
     // --reset-state needs no DeleteObject: the old checkpoint is copied aside and replaced.
     let old = bucket.bodies()[OUTSIDE_STATE_KEY].clone();
@@ -448,7 +430,7 @@ fn s3_5xx_slowdown_and_conditional_conflicts_are_retried() {
     assert_ok(&pass);
     let injected = p.requests().iter().filter(|r| r.injected).count();
     assert_eq!(injected, 4, "{:#?}", p.requests());
-    assert_eq!(tickets_in(&bucket.bodies()), visible(&sim));
+    assert_eq!(sorted_unique(tickets_in(&bucket.bodies())), visible(&sim));
 }
 
 #[test]
@@ -506,26 +488,6 @@ fn ndjson_objects_carry_their_content_type() {
     assert_eq!(pages[0].1.body.iter().filter(|b| **b == b'\n').count(), 3);
 }
 
-/// (id, created_at) of every audit event in the page objects, asserted free of duplicates.
-fn audit_events_in(bodies: &BTreeMap<String, Vec<u8>>) -> Vec<(u64, i64)> {
-    let mut all = Vec::new();
-    for (key, body) in pages(bodies) {
-        if !key.contains("-zendesk-audit_logs.") {
-            continue;
-        }
-        let page: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{key}: {e}"));
-        for e in page["audit_logs"].as_array().expect("audit_logs") {
-            let at = time::OffsetDateTime::parse(
-                e["created_at"].as_str().expect("created_at"),
-                &time::format_description::well_known::Rfc3339,
-            )
-            .expect("RFC 3339 created_at");
-            all.push((e["id"].as_u64().expect("id"), at.unix_timestamp()));
-        }
-    }
-    sorted_unique(all)
-}
-
 /// The crash test of the local store (crash.rs), in S3: a pass aborted before or after an
 /// object's or the checkpoint's PutObject, restarted after Zendesk's data grew and the audit
 /// window moved, has stored every record exactly once.
@@ -569,10 +531,18 @@ fn a_crash_at_any_s3_write_loses_nothing_and_stores_nothing_twice() {
             let pass = c.run(&sim);
             assert_ok(&pass);
             let bodies = bucket.bodies();
-            assert_eq!(tickets_in(&bodies), visible(&sim), "{case}: tickets");
+            assert_eq!(
+                sorted_unique(tickets_in(&bodies)),
+                visible(&sim),
+                "{case}: tickets"
+            );
             let mut audit = sim.audit_events_visible();
             audit.sort();
-            assert_eq!(audit_events_in(&bodies), audit, "{case}: audit events");
+            assert_eq!(
+                sorted_unique(audit_events_in(&bodies)),
+                audit,
+                "{case}: audit events"
+            );
         }
     }
 }
@@ -606,7 +576,7 @@ fn client_credentials_collect_all_three_resources_into_s3() {
     assert!(count("incremental_tickets") >= 3, "{:?}", stored.keys());
     assert!(count("audit_logs") >= 3, "{:?}", stored.keys());
     assert!(count("access_logs") >= 3, "{:?}", stored.keys());
-    assert_eq!(tickets_in(&stored).len(), 6);
+    assert_eq!(sorted_unique(tickets_in(&stored)).len(), 6);
     assert!(sim.token_requests().iter().filter(|r| r.granted).count() >= 2);
 }
 

@@ -3,25 +3,14 @@
 //! completes.
 
 use crate::harness::{Collector, T0, simulator, simulator_with, sorted_unique, visible};
+use crate::harness::{sim_with_tickets, ten_per_page};
 use zendesk_crm_tests::{Fault, SimConfig, Simulator};
-
-fn sim_with_tickets() -> Simulator {
-    let sim = simulator();
-    sim.add_tickets(1, 30, T0 - 1000);
-    sim
-}
-
-fn collector(sim: &Simulator) -> Collector {
-    let mut c = Collector::new(sim);
-    c.env("PAGE_SIZE", 10);
-    c
-}
 
 /// One page stored, then a pass that meets `fault` and must fail with `kind` and a message
 /// containing `says`, leaving the checkpoint and objects as they were; then a clean pass.
 fn fails_at_the_last_stored_page(fault: Fault, kind: &str, says: &str) {
     let sim = sim_with_tickets();
-    let mut c = collector(&sim);
+    let mut c = ten_per_page(&sim);
     c.env("MAX_PAGE_BYTES", 1 << 20).env("HTTP_RETRIES", 1);
     assert_eq!(c.run_at(sim.now(), &["--max-pages", "1"]).code, 0);
     let checkpoint = c.checkpoint();
@@ -65,7 +54,7 @@ fn a_gzip_bomb_is_an_error_not_an_allocation() {
 #[test]
 fn a_cursor_that_does_not_advance_ends_the_pass_instead_of_looping() {
     let sim = sim_with_tickets();
-    let c = collector(&sim);
+    let c = ten_per_page(&sim);
     assert_eq!(c.run_at(sim.now(), &["--max-pages", "1"]).code, 0);
     let cursor = c.checkpoint()["resources"]["incremental_tickets"]["cursor"]
         .as_str()
@@ -92,7 +81,7 @@ fn gateway_errors_are_retried() {
             retry_after: None,
         });
     }
-    let mut c = collector(&sim);
+    let mut c = ten_per_page(&sim);
     c.env("HTTP_RETRIES", 2);
     let pass = c.run(&sim);
     assert_eq!(pass.code, 0, "{}", pass.output());
@@ -108,7 +97,7 @@ fn end_of_stream_with_no_tickets_on_a_first_run_keeps_the_start() {
         body: r#"{"tickets":[],"after_url":null,"after_cursor":null,"before_cursor":null,"end_of_stream":true}"#
             .into(),
     });
-    let c = collector(&sim);
+    let c = ten_per_page(&sim);
     let pass = c.run(&sim);
     assert_eq!(pass.code, 0, "{}", pass.output());
     assert_eq!(pass.tickets()["caught_up"], true);
