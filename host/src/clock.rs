@@ -126,3 +126,11 @@ impl monotonic_clock::Host for ClockView<'_> {
         timer(self.table, ns)
     }
 }
+
+/// The system clock in Unix seconds (0 before 1970, which no real clock reads).
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -58,10 +58,10 @@ fn main() -> ExitCode {
         }
     };
     let exit = match cli.command {
-        Command::Run(args) => runtime.block_on(zendesk_crm::pass::run(args)),
-        Command::Serve(args) => runtime.block_on(zendesk_crm::pass::serve(args)),
-        Command::Record(args) => runtime.block_on(zendesk_crm::pass::record(args)),
-        Command::Replay(args) => runtime.block_on(zendesk_crm::pass::replay(args)),
+        Command::Run(args) => runtime.block_on(zendesk_crm::commands::run::run(args)),
+        Command::Serve(args) => runtime.block_on(zendesk_crm::commands::serve::serve(args)),
+        Command::Record(args) => runtime.block_on(zendesk_crm::commands::record::record(args)),
+        Command::Replay(args) => runtime.block_on(zendesk_crm::commands::replay::replay(args)),
         Command::RedactCassette(args) => zendesk_crm::cassette::redact::run(args),
         Command::Oauth(args) => match args.command {
             zendesk_crm::cli::OauthCommand::Login(login) => {

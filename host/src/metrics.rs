@@ -176,3 +176,21 @@ fn respond<B>(request: &Request<B>, metrics: &Metrics) -> Response<Full<Bytes>> 
     );
     response
 }
+
+/// Starts the metrics endpoint when an address is configured.
+pub(crate) async fn serve_configured(
+    addr: Option<std::net::SocketAddr>,
+    metrics: &Metrics,
+) -> Result<(), crate::exit::Exit> {
+    let Some(addr) = addr else { return Ok(()) };
+    match serve(addr, metrics.clone()).await {
+        Ok(bound) => {
+            tracing::info!(addr = %bound, "metrics listening");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot serve metrics");
+            Err(crate::exit::Exit::Config)
+        }
+    }
+}

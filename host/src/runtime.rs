@@ -268,6 +268,21 @@ impl Runtime {
 #[error("the component ran past its deadline")]
 struct Overran;
 
+/// The component of `config` (`--component`, else the embedded one), compiled or taken from
+/// the compiled-code cache.
+pub fn load(config: &crate::config::PassConfig) -> anyhow::Result<Runtime> {
+    let cache = config.cache_dir.as_deref();
+    match &config.component {
+        Some(path) => {
+            let bytes = anyhow::Context::with_context(std::fs::read(path), || {
+                format!("reading {}", path.display())
+            })?;
+            Runtime::new(&bytes, cache)
+        }
+        None => Runtime::new(EMBEDDED_COMPONENT, cache),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

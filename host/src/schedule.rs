@@ -11,16 +11,17 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
+use crate::cassette::session::Tape;
 use crate::cli::{RunArgs, ServeArgs};
+use crate::clock::now_unix;
 use crate::config::PassConfig;
 use crate::control::StopFlag;
 use crate::exit::Exit;
 use crate::feeds::{self, Feed};
 use crate::metrics::Metrics;
-use crate::pass::{
-    Tape, load_runtime, now_unix, one_pass, serve_metrics, wait_for_next, watch_signals,
-};
+use crate::pass::one_pass;
 use crate::runtime::Runtime;
+use crate::signals::watch_signals;
 use crate::summary::Summary;
 
 /// What every feed's task shares.
@@ -102,7 +103,7 @@ pub async fn serve(args: ServeArgs) -> Exit {
         scheduled.push((feed, every));
     }
     let metrics = Metrics::default();
-    if let Err(exit) = serve_metrics(args.metrics_addr, &metrics).await {
+    if let Err(exit) = crate::metrics::serve_configured(args.metrics_addr, &metrics).await {
         return exit;
     }
     tracing::info!(
@@ -181,7 +182,7 @@ fn prepare(args: &RunArgs) -> Result<(Vec<Feed>, Arc<Shared>), Exit> {
         e.exit()
     })?;
     // The component and its cache are the process's, not a feed's: any feed's view will do.
-    let runtime = load_runtime(&feeds[0].config).map_err(|e| {
+    let runtime = crate::runtime::load(&feeds[0].config).map_err(|e| {
         tracing::error!(error = format!("{e:#}"), "cannot load the component");
         Exit::Internal
     })?;
@@ -228,5 +229,21 @@ fn print_line(config: &PassConfig, summary: Option<&Summary>, exit: Exit) {
     match line {
         Ok(json) => println!("{json}"),
         Err(e) => tracing::error!(error = %e, "cannot print the summary"),
+    }
+}
+
+/// Waits until `next`, saying so when the pass overran its interval. False when a stop was
+/// requested meanwhile.
+pub(crate) async fn wait_for_next(next: Instant, stop: &StopFlag) -> bool {
+    let now = Instant::now();
+    if now > next {
+        tracing::warn!(
+            overran_by = %humantime::format_duration(now - next),
+            "the pass overran the interval; the next one starts now"
+        );
+    }
+    tokio::select! {
+        _ = tokio::time::sleep_until(next) => true,
+        _ = stop.requested() => false,
     }
 }

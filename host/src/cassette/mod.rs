@@ -11,6 +11,7 @@
 pub mod record;
 pub mod redact;
 pub mod replay;
+pub mod session;
 
 use std::path::Path;
 

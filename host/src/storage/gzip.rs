@@ -77,6 +77,10 @@ impl Storage for Gzipped {
         self.inner.save_checkpoint(bytes, mode).await
     }
 
+    async fn reset_checkpoint(&self, now_unix: i64) -> Result<Option<String>, StorageError> {
+        self.inner.reset_checkpoint(now_unix).await
+    }
+
     fn checkpoint_location(&self) -> String {
         self.inner.checkpoint_location()
     }

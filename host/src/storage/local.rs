@@ -128,6 +128,12 @@ impl Storage for LocalStore {
         .await
     }
 
+    async fn reset_checkpoint(&self, now_unix: i64) -> Result<Option<String>, StorageError> {
+        // A rename: the old checkpoint is moved, not copied.
+        LocalStore::reset_checkpoint(self, now_unix)
+            .map(|aside| aside.map(|p| p.display().to_string()))
+    }
+
     fn checkpoint_location(&self) -> String {
         self.state_path.display().to_string()
     }

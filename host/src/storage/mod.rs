@@ -4,7 +4,10 @@
 pub mod gzip;
 mod keys;
 pub mod local;
+mod open;
 pub mod s3;
+
+pub use open::open;
 
 pub use keys::{KeyPolicy, normalize_prefix};
 
@@ -55,6 +58,10 @@ pub trait Storage: Send + Sync {
 
     /// Where the checkpoint lives, for messages (a path or an `s3://` URL).
     fn checkpoint_location(&self) -> String;
+
+    /// `--reset-state`: sets the checkpoint aside as `{STATE_KEY}.reset-{now_unix}`, so this
+    /// pass is a first run. Returns where the old one went, or none when there was none.
+    async fn reset_checkpoint(&self, now_unix: i64) -> Result<Option<String>, StorageError>;
 
     /// Why this pass may store nothing more, when a concurrent writer advanced the checkpoint
     /// under it (a conditional write that lost). A store that locks instead never says so.

@@ -492,6 +492,11 @@ impl Storage for S3Store {
         }
     }
 
+    async fn reset_checkpoint(&self, now_unix: i64) -> Result<Option<String>, StorageError> {
+        // A copy: replacing the checkpoint needs no DeleteObject.
+        S3Store::reset_checkpoint(self, now_unix).await
+    }
+
     fn checkpoint_location(&self) -> String {
         self.url(&self.state_key)
     }

@@ -1,0 +1,28 @@
+//! The subcommands that run passes, one module each: they build what a pass needs from their
+//! arguments, run it through [`crate::pass`] (or [`crate::schedule`] for a feeds file), print
+//! the summaries and return the process's exit code. `oauth login` is in `oauth_login.rs`,
+//! `redact-cassette` in `cassette/redact.rs`, `completions` and `man` in `help.rs`.
+
+pub mod record;
+pub mod replay;
+pub mod run;
+pub mod serve;
+
+use crate::cli::RunArgs;
+use crate::config::PassConfig;
+use crate::exit::Exit;
+use crate::runtime::Runtime;
+
+/// The validated configuration and the loaded component, or the exit code of why not
+/// (logged here).
+pub(crate) fn prepare(args: RunArgs) -> Result<(PassConfig, Runtime), Exit> {
+    let config = PassConfig::from_args(args, |k| std::env::var(k).ok()).map_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+        e.exit()
+    })?;
+    let runtime = crate::runtime::load(&config).map_err(|e| {
+        tracing::error!(error = format!("{e:#}"), "cannot load the component");
+        Exit::Internal
+    })?;
+    Ok((config, runtime))
+}

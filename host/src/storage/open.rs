@@ -1,0 +1,110 @@
+//! Opening the configured store for one pass: S3, or the local directory (taking its lock and
+//! tidying what a killed pass left), `--reset-state` applied the same way for either, and the
+//! output compression wrapped around it.
+
+use std::sync::Arc;
+
+use crate::config::PassConfig;
+use crate::exit::Exit;
+use crate::storage::local::{self, LocalStore, OpenError};
+use crate::storage::s3::S3Store;
+use crate::storage::{Storage, gzip};
+
+/// The store of one pass, or the exit code of why it cannot be opened (logged here).
+pub async fn open(
+    config: &PassConfig,
+    pass_start: i64,
+    reset: bool,
+) -> Result<Arc<dyn Storage>, Exit> {
+    let store: Arc<dyn Storage> = match &config.s3 {
+        Some(s3) => {
+            if config.state_key_under_prefix() {
+                tracing::warn!(
+                    state_key = %config.state_key,
+                    prefix = %config.prefix,
+                    "STATE_KEY lies under S3_PREFIX: the SIEM feed ingests every checkpoint \
+                     write as a log, and a feed with source deletion deletes it (the next pass \
+                     would be a first run); set STATE_KEY outside the prefix, e.g. \
+                     zendesk/crm-state/state.json"
+                );
+            }
+            let store = S3Store::open(s3.clone()).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot configure S3");
+                Exit::Config
+            })?;
+            Arc::new(store)
+        }
+        None => Arc::new(open_local(config).await?),
+    };
+    if reset {
+        reset_checkpoint(store.as_ref(), config, pass_start).await?;
+    }
+    Ok(gzip::wrap(store, config.compression))
+}
+
+async fn open_local(config: &PassConfig) -> Result<LocalStore, Exit> {
+    let store = match LocalStore::open(&config.out, &config.state_key) {
+        Ok(s) => s,
+        Err(e @ OpenError::Locked(_)) => {
+            tracing::error!(error = %e, "checkpoint is locked; is another pass running?");
+            return Err(Exit::CheckpointLocked);
+        }
+        Err(e @ OpenError::BadStateKey(_)) => {
+            tracing::error!(error = %e, "invalid STATE_KEY");
+            return Err(Exit::Config);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the output directory");
+            return Err(Exit::Storage);
+        }
+    };
+    // The lock is ours, so no pass of this store is writing: what a killed one left
+    // half-written goes (never a stored object: those are linked, not renamed).
+    let (root, prefix, state) = (
+        config.out.clone(),
+        config.prefix.clone(),
+        store.state_path().to_path_buf(),
+    );
+    let removed =
+        tokio::task::spawn_blocking(move || local::remove_stale_temps(&root, &prefix, &state))
+            .await
+            .unwrap_or_default();
+    if !removed.is_empty() {
+        let files: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+        tracing::warn!(
+            count = removed.len(),
+            files = %files.join(" "),
+            "removed temporary files an interrupted pass left (its writer is gone; no stored \
+             object or checkpoint was touched)"
+        );
+    }
+    Ok(store)
+}
+
+/// `--reset-state`: the old checkpoint set aside (moved in a directory, copied in S3, where
+/// replacing it needs no DeleteObject), and this pass a first run.
+async fn reset_checkpoint(
+    store: &dyn Storage,
+    config: &PassConfig,
+    pass_start: i64,
+) -> Result<(), Exit> {
+    let how = if config.s3.is_some() {
+        "copied"
+    } else {
+        "moved"
+    };
+    match store.reset_checkpoint(pass_start).await {
+        Ok(Some(aside)) => {
+            tracing::warn!(kept_as = %aside, "checkpoint {how} aside; this pass is a first run");
+            Ok(())
+        }
+        Ok(None) => {
+            tracing::info!("no checkpoint to reset");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot set the checkpoint aside");
+            Err(Exit::Storage)
+        }
+    }
+}
