@@ -11,6 +11,7 @@ pub mod content_decoding;
 pub mod control;
 pub mod credentials;
 pub mod egress;
+pub mod error;
 pub mod exit;
 pub mod failpoint;
 pub mod feeds;

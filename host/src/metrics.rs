@@ -181,16 +181,11 @@ fn respond<B>(request: &Request<B>, metrics: &Metrics) -> Response<Full<Bytes>> 
 pub(crate) async fn serve_configured(
     addr: Option<std::net::SocketAddr>,
     metrics: &Metrics,
-) -> Result<(), crate::exit::Exit> {
+) -> Result<(), crate::error::HostError> {
     let Some(addr) = addr else { return Ok(()) };
-    match serve(addr, metrics.clone()).await {
-        Ok(bound) => {
-            tracing::info!(addr = %bound, "metrics listening");
-            Ok(())
-        }
-        Err(e) => {
-            tracing::error!(%addr, error = %e, "cannot serve metrics");
-            Err(crate::exit::Exit::Config)
-        }
-    }
+    let bound = serve(addr, metrics.clone())
+        .await
+        .map_err(|source| crate::error::HostError::Metrics { addr, source })?;
+    tracing::info!(addr = %bound, "metrics listening");
+    Ok(())
 }

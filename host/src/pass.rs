@@ -38,10 +38,10 @@ pub(crate) async fn one_pass(
     };
     let store = match crate::storage::open(config, pass_start, reset).await {
         Ok(store) => store,
-        Err(exit) => return (None, exit),
+        Err(e) => return (None, e.report()),
     };
-    if let Err(exit) = seed(store.as_ref(), tape).await {
-        return (None, exit);
+    if let Err(e) = seed(store.as_ref(), tape).await {
+        return (None, e.report());
     }
     let checkpoint = store.checkpoint_location();
     let tokens = match authorize(config, tape).await {
@@ -75,7 +75,7 @@ pub(crate) async fn one_pass(
 }
 
 /// A replay starts from the cassette's checkpoint, stored before the component runs.
-async fn seed(store: &dyn Storage, tape: &Tape) -> Result<(), Exit> {
+async fn seed(store: &dyn Storage, tape: &Tape) -> Result<(), crate::error::HostError> {
     let Tape::Replay { cassette, .. } = tape else {
         return Ok(());
     };
@@ -89,10 +89,7 @@ async fn seed(store: &dyn Storage, tape: &Tape) -> Result<(), Exit> {
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    seeded.map_err(|e| {
-        tracing::error!(error = %e, "cannot store the cassette's initial checkpoint");
-        Exit::Storage
-    })
+    seeded.map_err(crate::error::HostError::Seed)
 }
 
 /// The first token of the pass, before the component runs, in the OAuth modes: a refused

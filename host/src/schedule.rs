@@ -16,6 +16,7 @@ use crate::cli::{RunArgs, ServeArgs};
 use crate::clock::now_unix;
 use crate::config::PassConfig;
 use crate::control::StopFlag;
+use crate::error::HostError;
 use crate::exit::Exit;
 use crate::feeds::{self, Feed};
 use crate::metrics::Metrics;
@@ -103,8 +104,8 @@ pub async fn serve(args: ServeArgs) -> Exit {
         scheduled.push((feed, every));
     }
     let metrics = Metrics::default();
-    if let Err(exit) = crate::metrics::serve_configured(args.metrics_addr, &metrics).await {
-        return exit;
+    if let Err(e) = crate::metrics::serve_configured(args.metrics_addr, &metrics).await {
+        return e.report();
     }
     tracing::info!(
         feeds = scheduled.len(),
@@ -177,15 +178,11 @@ fn prepare(args: &RunArgs) -> Result<(Vec<Feed>, Arc<Shared>), Exit> {
     let Some(path) = &args.feeds.file else {
         return Err(Exit::Config);
     };
-    let feeds = feeds::load(path, args, |k| std::env::var(k).ok()).map_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-        e.exit()
-    })?;
+    let feeds = feeds::load(path, args, |k| std::env::var(k).ok())
+        .map_err(|e| HostError::from(e).report())?;
     // The component and its cache are the process's, not a feed's: any feed's view will do.
-    let runtime = crate::runtime::load(&feeds[0].config).map_err(|e| {
-        tracing::error!(error = format!("{e:#}"), "cannot load the component");
-        Exit::Internal
-    })?;
+    let runtime =
+        crate::runtime::load(&feeds[0].config).map_err(|e| HostError::Component(e).report())?;
     let stop = StopFlag::default();
     watch_signals(stop.clone());
     let passes = Semaphore::new(args.feeds.max_concurrent_passes.max(1) as usize);

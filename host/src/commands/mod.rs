@@ -10,19 +10,12 @@ pub mod serve;
 
 use crate::cli::RunArgs;
 use crate::config::PassConfig;
-use crate::exit::Exit;
+use crate::error::HostError;
 use crate::runtime::Runtime;
 
-/// The validated configuration and the loaded component, or the exit code of why not
-/// (logged here).
-pub(crate) fn prepare(args: RunArgs) -> Result<(PassConfig, Runtime), Exit> {
-    let config = PassConfig::from_args(args, |k| std::env::var(k).ok()).map_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-        e.exit()
-    })?;
-    let runtime = crate::runtime::load(&config).map_err(|e| {
-        tracing::error!(error = format!("{e:#}"), "cannot load the component");
-        Exit::Internal
-    })?;
+/// The validated configuration and the loaded component, or why not.
+pub(crate) fn prepare(args: RunArgs) -> Result<(PassConfig, Runtime), HostError> {
+    let config = PassConfig::from_args(args, |k| std::env::var(k).ok())?;
+    let runtime = crate::runtime::load(&config).map_err(HostError::Component)?;
     Ok((config, runtime))
 }

@@ -8,7 +8,7 @@ use crate::exit::Exit;
 pub async fn record(args: RecordArgs) -> Exit {
     let (config, runtime) = match super::prepare(args.run) {
         Ok(ready) => ready,
-        Err(exit) => return exit,
+        Err(e) => return e.report(),
     };
     super::run::run_once(runtime, config, Tape::Record(args.cassette)).await
 }

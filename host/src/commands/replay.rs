@@ -8,50 +8,42 @@ use crate::cassette::session::Tape;
 use crate::cli::ReplayArgs;
 use crate::config::PassConfig;
 use crate::egress::EgressPolicy;
+use crate::error::HostError;
 use crate::exit::Exit;
+use crate::runtime::Runtime;
 
 /// `replay`: the cassette's pass again, answered from the cassette, on virtual time.
 pub async fn replay(args: ReplayArgs) -> Exit {
-    let cassette = match Cassette::load(&args.cassette) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot replay");
-            return Exit::Config;
-        }
-    };
-    let settings = match cassette.settings.to_settings() {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, cassette = %args.cassette.display(), "cannot replay");
-            return Exit::Config;
-        }
-    };
+    match prepare(args) {
+        Ok((runtime, config, tape)) => super::run::run_once(runtime, config, tape).await,
+        Err(e) => e.report(),
+    }
+}
+
+/// The cassette, the host's side of its pass and the component, or why the cassette cannot
+/// be replayed.
+fn prepare(args: ReplayArgs) -> Result<(Runtime, PassConfig, Tape), HostError> {
+    let cassette = Cassette::load(&args.cassette).map_err(|e| HostError::Replay(e.to_string()))?;
+    let settings = cassette
+        .settings
+        .to_settings()
+        .map_err(|e| HostError::Replay(format!("{}: {e}", args.cassette.display())))?;
     // The replayed pass starts from the cassette's checkpoint, so it writes into a directory
     // of its own: anything already there would make it another pass.
     if std::fs::read_dir(&args.out).is_ok_and(|mut entries| entries.next().is_some()) {
-        tracing::error!(out = %args.out.display(), "replay writes into an empty or new directory, and this one is not empty");
-        return Exit::Config;
+        return Err(HostError::Replay(format!(
+            "replay writes into an empty or new directory, and {} is not empty",
+            args.out.display()
+        )));
     }
-    let config = match replay_config(&args, &cassette) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot replay");
-            return Exit::Config;
-        }
-    };
-    let runtime = match crate::runtime::load(&config) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "cannot load the component");
-            return Exit::Internal;
-        }
-    };
+    let config = replay_config(&args, &cassette).map_err(|e| HostError::Replay(e.to_string()))?;
+    let runtime = crate::runtime::load(&config).map_err(HostError::Component)?;
     let tape = Tape::Replay {
         path: args.cassette,
         cassette: Box::new(cassette),
         settings: Box::new(settings),
     };
-    super::run::run_once(runtime, config, tape).await
+    Ok((runtime, config, tape))
 }
 
 /// The host side of a replayed pass: the cassette's origin (with no credentials), checkpoint

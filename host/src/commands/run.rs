@@ -16,7 +16,7 @@ pub async fn run(args: RunArgs) -> Exit {
     }
     let (config, runtime) = match super::prepare(args) {
         Ok(ready) => ready,
-        Err(exit) => return exit,
+        Err(e) => return e.report(),
     };
     run_once(runtime, config, Tape::Off).await
 }

@@ -20,18 +20,17 @@ pub async fn serve(args: ServeArgs) -> Exit {
         return crate::schedule::serve(args).await;
     }
     let Some(every) = args.every else {
-        tracing::error!("serve needs --every (SCHEDULE_EVERY)");
-        return Exit::Config;
+        return crate::error::HostError::NoInterval.report();
     };
     let (config, runtime) = match super::prepare(args.run) {
         Ok(ready) => ready,
-        Err(exit) => return exit,
+        Err(e) => return e.report(),
     };
     let stop = StopFlag::default();
     watch_signals(stop.clone());
     let metrics = Metrics::default();
-    if let Err(exit) = crate::metrics::serve_configured(args.metrics_addr, &metrics).await {
-        return exit;
+    if let Err(e) = crate::metrics::serve_configured(args.metrics_addr, &metrics).await {
+        return e.report();
     }
     tracing::info!(every = %humantime::format_duration(every), "serving");
     let mut reset = config.reset_state;

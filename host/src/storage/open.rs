@@ -5,17 +5,17 @@
 use std::sync::Arc;
 
 use crate::config::PassConfig;
-use crate::exit::Exit;
-use crate::storage::local::{self, LocalStore, OpenError};
+use crate::error::HostError;
+use crate::storage::local::{self, LocalStore};
 use crate::storage::s3::S3Store;
 use crate::storage::{Storage, gzip};
 
-/// The store of one pass, or the exit code of why it cannot be opened (logged here).
+/// The store of one pass, or why it cannot be opened.
 pub async fn open(
     config: &PassConfig,
     pass_start: i64,
     reset: bool,
-) -> Result<Arc<dyn Storage>, Exit> {
+) -> Result<Arc<dyn Storage>, HostError> {
     let store: Arc<dyn Storage> = match &config.s3 {
         Some(s3) => {
             if config.state_key_under_prefix() {
@@ -28,10 +28,7 @@ pub async fn open(
                      zendesk/crm-state/state.json"
                 );
             }
-            let store = S3Store::open(s3.clone()).await.map_err(|e| {
-                tracing::error!(error = %e, "cannot configure S3");
-                Exit::Config
-            })?;
+            let store = S3Store::open(s3.clone()).await?;
             Arc::new(store)
         }
         None => Arc::new(open_local(config).await?),
@@ -42,22 +39,8 @@ pub async fn open(
     Ok(gzip::wrap(store, config.compression))
 }
 
-async fn open_local(config: &PassConfig) -> Result<LocalStore, Exit> {
-    let store = match LocalStore::open(&config.out, &config.state_key) {
-        Ok(s) => s,
-        Err(e @ OpenError::Locked(_)) => {
-            tracing::error!(error = %e, "checkpoint is locked; is another pass running?");
-            return Err(Exit::CheckpointLocked);
-        }
-        Err(e @ OpenError::BadStateKey(_)) => {
-            tracing::error!(error = %e, "invalid STATE_KEY");
-            return Err(Exit::Config);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot open the output directory");
-            return Err(Exit::Storage);
-        }
-    };
+async fn open_local(config: &PassConfig) -> Result<LocalStore, HostError> {
+    let store = LocalStore::open(&config.out, &config.state_key)?;
     // The lock is ours, so no pass of this store is writing: what a killed one left
     // half-written goes (never a stored object: those are linked, not renamed).
     let (root, prefix, state) = (
@@ -87,7 +70,7 @@ async fn reset_checkpoint(
     store: &dyn Storage,
     config: &PassConfig,
     pass_start: i64,
-) -> Result<(), Exit> {
+) -> Result<(), HostError> {
     let how = if config.s3.is_some() {
         "copied"
     } else {
@@ -102,9 +85,6 @@ async fn reset_checkpoint(
             tracing::info!("no checkpoint to reset");
             Ok(())
         }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot set the checkpoint aside");
-            Err(Exit::Storage)
-        }
+        Err(e) => Err(HostError::Reset(e)),
     }
 }
