@@ -15,24 +15,28 @@
 //! the grant: the file still holds the old, revoked token, and a person must approve again
 //! (`zendesk-crm oauth login`). The window is one small write and one rename.
 
-use std::fs::OpenOptions;
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt as _, Full};
+use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Request, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::time::Instant;
-use wasmtime_wasi_http::{RequestOptions, WasiBody};
+use wasmtime_wasi_http::RequestOptions;
 
 use crate::credentials::{OAuthClient, OAuthGrant, bearer_value};
 use crate::exit::Exit;
-use crate::sender::{IoFuture, Sender, send_with};
+use crate::sender::{Sender, send_with};
+
+mod refresh_file;
+mod send;
+
+use refresh_file::read_refresh_token;
+pub use refresh_file::{lock, lock_path, save_refresh_token};
+pub use send::send_authorized;
+use send::{form, full, read_bounded};
 
 /// The token endpoint, on the account's own origin.
 pub const TOKEN_PATH: &str = "/oauth/tokens";
@@ -451,272 +455,5 @@ impl TokenSource {
             code,
             hint,
         }
-    }
-}
-
-/// Sends a request the egress policy let through with the feed's access token; after a `401
-/// invalid_token`, renews the token once and sends the same `GET` again. The component gets
-/// the answer to the last request sent.
-pub async fn send_authorized(
-    tokens: &TokenSource,
-    sender: Option<&Sender>,
-    request: Request<WasiBody>,
-    options: Option<RequestOptions>,
-) -> wasmtime_wasi_http::Result<(Response<WasiBody>, IoFuture)> {
-    let header = tokens.authorization().await.map_err(refused)?;
-    // A GET (the policy allows nothing else): its body is empty, so it can be sent twice.
-    let (mut parts, _empty) = request.into_parts();
-    let again = copy_parts(&parts);
-    parts.headers.insert(AUTHORIZATION, header.clone());
-    let (response, io) = send_with(sender, Request::from_parts(parts, empty()), options).await?;
-    if response.status() != StatusCode::UNAUTHORIZED {
-        return Ok((response, io));
-    }
-    tokio::spawn(Box::into_pin(io));
-    let (answer, body) = response.into_parts();
-    let bytes = read_bounded(body)
-        .await
-        .ok_or(wasmtime_wasi_http::Error::HttpResponseIncomplete)?;
-    if !is_invalid_token(&answer, &bytes) {
-        return Ok((Response::from_parts(answer, full(bytes)), ready()));
-    }
-    tracing::info!(
-        path = %again.uri.path(),
-        "Zendesk refused the access token (401 invalid_token); renewing it and sending the request again"
-    );
-    let header = tokens
-        .renew_after_rejection(&header)
-        .await
-        .map_err(refused)?;
-    let mut parts = again;
-    parts.headers.insert(AUTHORIZATION, header);
-    send_with(sender, Request::from_parts(parts, empty()), options).await
-}
-
-/// What the guest sees when no token could be had: a refusal naming the cause (the guest
-/// reports it as the resource's error and does not retry it).
-fn refused(e: OAuthError) -> wasmtime_wasi_http::Error {
-    wasmtime_wasi_http::Error::InternalError(Some(format!("refused: OAuth: {e}")))
-}
-
-fn is_invalid_token(answer: &http::response::Parts, body: &[u8]) -> bool {
-    let in_header = answer
-        .headers
-        .get_all(WWW_AUTHENTICATE)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|v| v.contains("invalid_token")));
-    if in_header {
-        return true;
-    }
-    let gzip = answer
-        .headers
-        .get(http::header::CONTENT_ENCODING)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let text = if gzip {
-        let mut out = Vec::new();
-        let _ = std::io::Read::read_to_end(
-            &mut std::io::Read::take(flate2::read::GzDecoder::new(body), MAX_ANSWER as u64),
-            &mut out,
-        );
-        out
-    } else {
-        body.to_vec()
-    };
-    String::from_utf8_lossy(&text).contains("\"invalid_token\"")
-}
-
-/// A small body, whole: none when it fails or passes `MAX_ANSWER`.
-async fn read_bounded(mut body: WasiBody) -> Option<Bytes> {
-    let mut out = Vec::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame.ok()?.into_data() {
-            if out.len() + data.len() > MAX_ANSWER {
-                return None;
-            }
-            out.extend_from_slice(&data);
-        }
-    }
-    Some(Bytes::from(out))
-}
-
-fn copy_parts(parts: &http::request::Parts) -> http::request::Parts {
-    let mut copy = Request::new(());
-    *copy.method_mut() = parts.method.clone();
-    *copy.uri_mut() = parts.uri.clone();
-    *copy.version_mut() = parts.version;
-    *copy.headers_mut() = parts.headers.clone();
-    copy.into_parts().0
-}
-
-fn full(bytes: Bytes) -> WasiBody {
-    Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
-
-fn empty() -> WasiBody {
-    full(Bytes::new())
-}
-
-fn ready() -> IoFuture {
-    Box::new(async { Ok(()) })
-}
-
-/// `application/x-www-form-urlencoded`.
-fn form(pairs: &[(&str, &str)]) -> String {
-    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-    // Everything but RFC 3986's unreserved characters.
-    const FORM: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                utf8_percent_encode(k, FORM),
-                utf8_percent_encode(v, FORM)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// `{dir}/{name}{suffix}`, beside `path`.
-fn beside(path: &Path, prefix: &str, suffix: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "refresh-token".to_owned());
-    path.with_file_name(format!("{prefix}{name}{suffix}"))
-}
-
-/// The lock file beside the refresh-token file (the file itself is replaced on each save, so
-/// a lock on it would lock the old copy).
-pub fn lock_path(file: &Path) -> PathBuf {
-    beside(file, "", ".lock")
-}
-
-/// Takes the refresh-token file's lock, or fails at once if another process holds it.
-pub fn lock(file: &Path) -> Result<std::fs::File, SetupError> {
-    let path = lock_path(file);
-    let handle = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|source| SetupError::LockFile {
-            path: path.clone(),
-            source,
-        })?;
-    match handle.try_lock() {
-        Ok(()) => Ok(handle),
-        Err(std::fs::TryLockError::WouldBlock) => Err(SetupError::Locked {
-            file: file.to_owned(),
-            lock: path,
-        }),
-        Err(std::fs::TryLockError::Error(source)) => Err(SetupError::LockFile { path, source }),
-    }
-}
-
-fn file_error(file: &Path, message: impl Into<String>) -> OAuthError {
-    OAuthError::File {
-        file: file.display().to_string(),
-        message: message.into(),
-    }
-}
-
-fn read_refresh_token(file: &Path) -> Result<SecretString, OAuthError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| file_error(file, format!("{e}; `zendesk-crm oauth login` writes it")))?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(file_error(
-            file,
-            "it is empty; `zendesk-crm oauth login` writes it",
-        ));
-    }
-    Ok(SecretString::from(token.to_owned()))
-}
-
-/// Replaces the refresh-token file durably: a temporary file beside it (mode 0600), fsync,
-/// rename over the old one, fsync of the directory.
-pub fn save_refresh_token(file: &Path, token: &str) -> Result<(), OAuthError> {
-    let lost = |what: &str, e: std::io::Error| {
-        file_error(
-            file,
-            format!(
-                "{what}: {e}. The rotated refresh token could not be saved, and Zendesk has \
-                 deleted the previous one: an admin must approve again with `zendesk-crm oauth \
-                 login` once the file is writable"
-            ),
-        )
-    };
-    let temp = beside(file, ".", ".tmp");
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(|e| lost("creating the temporary file", e))?;
-    out.write_all(token.as_bytes())
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.sync_all())
-        .map_err(|e| lost("writing the temporary file", e))?;
-    drop(out);
-    std::fs::rename(&temp, file).map_err(|e| lost("renaming the temporary file", e))?;
-    let dir = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| lost("syncing the directory", e))?;
-    crate::failpoint::hit(crate::failpoint::REFRESH_TOKEN_AFTER_WRITE);
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_form_body_encodes_every_reserved_character() {
-        assert_eq!(
-            form(&[("grant_type", "x y&z=+/"), ("b", "ok-._~")]),
-            "grant_type=x%20y%26z%3D%2B%2F&b=ok-._~"
-        );
-    }
-
-    #[test]
-    fn one_refresh_file_has_one_lock_holder() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("refresh");
-        let held = lock(&file).unwrap();
-        assert!(matches!(lock(&file), Err(SetupError::Locked { .. })));
-        drop(held);
-        assert!(lock(&file).is_ok());
-    }
-
-    #[test]
-    fn a_saved_refresh_token_replaces_the_file_and_leaves_no_temporary() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("refresh");
-        std::fs::write(&file, "old\n").unwrap();
-        save_refresh_token(&file, "new").unwrap();
-        assert_eq!(read_refresh_token(&file).unwrap().expose_secret(), "new");
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["refresh"]);
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "readable by others: {mode:o}");
     }
 }
