@@ -116,15 +116,26 @@ pub struct LoginArgs {
     )]
     pub http_timeout: u64,
 
-    /// As for `run`.
+    /// The way to Zendesk, as for `run`.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// How requests reach Zendesk, for every command that sends one (`run`, `serve`, `record`,
+/// `oauth login`): one definition, so the flags and variables cannot drift apart.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NetworkArgs {
+    /// HTTPS through this proxy (`CONNECT`), `http://[user:password@]host:port`. Prefer the
+    /// variable to the flag when it holds a password.
     #[arg(long, env = "HTTPS_PROXY", hide_env_values = true)]
     pub https_proxy: Option<String>,
 
-    /// As for `run`.
+    /// Hosts and domain suffixes reached without the proxy, comma-separated (`*`: all).
     #[arg(long, env = "NO_PROXY", hide_env_values = true)]
     pub no_proxy: Option<String>,
 
-    /// As for `run`.
+    /// PEM file of CA certificates trusted for the Zendesk origin, besides the web roots (a
+    /// TLS-inspecting proxy's CA).
     #[arg(long, env = "ZENDESK_CA_BUNDLE", hide_env_values = true)]
     pub ca_bundle: Option<PathBuf>,
 }
@@ -444,19 +455,9 @@ pub struct RunArgs {
     #[arg(long, env = "ZENDESK_CRM_CACHE_DIR", hide_env_values = true)]
     pub cache_dir: Option<PathBuf>,
 
-    /// HTTPS through this proxy (`CONNECT`), `http://[user:password@]host:port`. Prefer the
-    /// variable to the flag when it holds a password.
-    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true)]
-    pub https_proxy: Option<String>,
-
-    /// Hosts and domain suffixes reached without the proxy, comma-separated (`*`: all).
-    #[arg(long, env = "NO_PROXY", hide_env_values = true)]
-    pub no_proxy: Option<String>,
-
-    /// PEM file of CA certificates trusted for the Zendesk origin, besides the web roots (a
-    /// TLS-inspecting proxy's CA).
-    #[arg(long, env = "ZENDESK_CA_BUNDLE", hide_env_values = true)]
-    pub ca_bundle: Option<PathBuf>,
+    /// The way to Zendesk: proxy and CA bundle.
+    #[command(flatten)]
+    pub network: NetworkArgs,
 
     /// Move the existing checkpoint aside (kept as `STATE_KEY.reset-<unix>`; in S3 a copy,
     /// which the first save then replaces) and start again as a first run.

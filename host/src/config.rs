@@ -329,9 +329,9 @@ fn egress(
     args: &RunArgs,
 ) -> Result<EgressPolicy, ConfigError> {
     let mut egress = EgressPolicy::new(base_url, credentials)?.route(
-        args.https_proxy.as_deref(),
-        args.no_proxy.as_deref(),
-        args.ca_bundle.as_deref(),
+        args.network.https_proxy.as_deref(),
+        args.network.no_proxy.as_deref(),
+        args.network.ca_bundle.as_deref(),
     )?;
     if let Some(client) = credentials.oauth() {
         let transport = crate::oauth::Transport {

@@ -40,9 +40,9 @@ async fn login(args: LoginArgs) -> Result<(), Failure> {
     let policy = EgressPolicy::without_credentials(&args.base_url)
         .map_err(|e| config(e.to_string()))?
         .route(
-            args.https_proxy.as_deref(),
-            args.no_proxy.as_deref(),
-            args.ca_bundle.as_deref(),
+            args.network.https_proxy.as_deref(),
+            args.network.no_proxy.as_deref(),
+            args.network.ca_bundle.as_deref(),
         )
         .map_err(|e| config(e.to_string()))?;
     let scopes = args
