@@ -80,14 +80,31 @@ impl ConfigError {
     }
 }
 
+/// A pass's settings, validated, grouped by what they are about.
 #[derive(Debug)]
 pub struct PassConfig {
     /// The feed's name when it comes from a feeds file (in summaries, logs and metrics); none
     /// for the one account of the flags and environment.
     pub feed: Option<String>,
+    pub zendesk: ZendeskConfig,
+    pub collect: CollectConfig,
+    pub http: HttpConfig,
+    pub rate: RateConfig,
+    pub store: StoreConfig,
+    pub runtime: RuntimeConfig,
+}
+
+/// The account: where it is, how the host signs in, the one door out.
+#[derive(Debug)]
+pub struct ZendeskConfig {
     pub base_url: String,
     pub auth_mode: AuthMode,
     pub egress: Arc<EgressPolicy>,
+}
+
+/// What to collect and from where to start.
+#[derive(Debug)]
+pub struct CollectConfig {
     pub resources: Vec<String>,
     pub page_size: Option<u32>,
     pub max_pages: u32,
@@ -96,21 +113,41 @@ pub struct PassConfig {
     pub audit_lag_seconds: u64,
     pub access_log_lag_seconds: u64,
     pub access_log_overlap_seconds: u64,
+    pub output_format: OutputFormat,
+    pub max_page_bytes: u64,
+}
+
+/// Each request's timeout and retries.
+#[derive(Debug)]
+pub struct HttpConfig {
     pub http_timeout_secs: u64,
     pub http_retries: u32,
     pub max_retry_wait_secs: u64,
+}
+
+/// The rate budget the component keeps to.
+#[derive(Debug)]
+pub struct RateConfig {
     pub export_rate_limit: u32,
     pub account_rate_limit: u32,
     pub rate_window: Duration,
+}
+
+/// Where objects and the checkpoint go.
+#[derive(Debug)]
+pub struct StoreConfig {
     pub prefix: String,
     pub state_key: String,
     pub out: PathBuf,
     /// Set when S3 holds the objects and the checkpoint (`out` is then unused).
     pub s3: Option<S3Settings>,
     pub compression: Compression,
-    pub output_format: OutputFormat,
-    pub max_page_bytes: u64,
     pub reset_state: bool,
+}
+
+/// How the component runs: which one, its clock, deadline, memory and compiled-code cache.
+#[derive(Debug)]
+pub struct RuntimeConfig {
     pub component: Option<PathBuf>,
     pub pass_start: Option<i64>,
     pub deadline: Duration,
@@ -228,99 +265,111 @@ impl PassConfig {
         };
         Ok(PassConfig {
             feed: None,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            auth_mode: args.auth_mode,
-            egress: Arc::new(egress),
-            resources,
-            page_size: args.page_size,
-            max_pages: args.max_pages,
-            start_time: args.start_time,
-            lookback_seconds: args.lookback_seconds,
-            audit_lag_seconds: args.audit_lag_seconds,
-            access_log_lag_seconds: args.access_log_lag_seconds,
-            access_log_overlap_seconds: args.access_log_overlap_seconds,
-            http_timeout_secs: args.http_timeout,
-            http_retries: args.http_retries,
-            max_retry_wait_secs: args.max_retry_wait,
-            export_rate_limit: args.export_rate_limit,
-            account_rate_limit: args.account_rate_limit,
-            rate_window: args.rate_window,
-            prefix: args.s3_prefix,
-            state_key: args.state_key,
-            out: args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT)),
-            s3,
-            compression: match args.output_compression {
-                CompressionArg::None => Compression::None,
-                CompressionArg::Gzip => Compression::Gzip,
+            zendesk: ZendeskConfig {
+                base_url: base_url.trim_end_matches('/').to_owned(),
+                auth_mode: args.auth_mode,
+                egress: Arc::new(egress),
             },
-            output_format: match args.output_format {
-                OutputFormatArg::Json => OutputFormat::Json,
-                OutputFormatArg::Ndjson => OutputFormat::Ndjson,
+            collect: CollectConfig {
+                resources,
+                page_size: args.page_size,
+                max_pages: args.max_pages,
+                start_time: args.start_time,
+                lookback_seconds: args.lookback_seconds,
+                audit_lag_seconds: args.audit_lag_seconds,
+                access_log_lag_seconds: args.access_log_lag_seconds,
+                access_log_overlap_seconds: args.access_log_overlap_seconds,
+                output_format: match args.output_format {
+                    OutputFormatArg::Json => OutputFormat::Json,
+                    OutputFormatArg::Ndjson => OutputFormat::Ndjson,
+                },
+                max_page_bytes: args.max_page_bytes,
             },
-            max_page_bytes: args.max_page_bytes,
-            reset_state: args.reset_state,
-            component: args.component,
-            pass_start: args.pass_start,
-            deadline: args.deadline,
-            memory_limit_bytes: usize::try_from(args.memory_limit_mib.saturating_mul(1 << 20))
-                .unwrap_or(usize::MAX),
-            cache_dir: args.cache_dir.or_else(default_cache_dir),
+            http: HttpConfig {
+                http_timeout_secs: args.http_timeout,
+                http_retries: args.http_retries,
+                max_retry_wait_secs: args.max_retry_wait,
+            },
+            rate: RateConfig {
+                export_rate_limit: args.export_rate_limit,
+                account_rate_limit: args.account_rate_limit,
+                rate_window: args.rate_window,
+            },
+            store: StoreConfig {
+                prefix: args.s3_prefix,
+                state_key: args.state_key,
+                out: args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT)),
+                s3,
+                compression: match args.output_compression {
+                    CompressionArg::None => Compression::None,
+                    CompressionArg::Gzip => Compression::Gzip,
+                },
+                reset_state: args.reset_state,
+            },
+            runtime: RuntimeConfig {
+                component: args.component,
+                pass_start: args.pass_start,
+                deadline: args.deadline,
+                memory_limit_bytes: usize::try_from(args.memory_limit_mib.saturating_mul(1 << 20))
+                    .unwrap_or(usize::MAX),
+                cache_dir: args.cache_dir.or_else(default_cache_dir),
+            },
         })
     }
 
     /// True when the checkpoint lies under the objects' prefix, where the SIEM feed reads
     /// (and, with source deletion, deletes) it.
     pub fn state_key_under_prefix(&self) -> bool {
-        let prefix = normalize_prefix(&self.prefix);
-        self.state_key.starts_with(&prefix)
+        let prefix = normalize_prefix(&self.store.prefix);
+        self.store.state_key.starts_with(&prefix)
     }
 
     /// The settings handed to the component: everything it needs, nothing secret.
     pub fn settings(&self, pass_start: i64) -> Settings {
         Settings {
-            base_url: self.base_url.clone(),
+            base_url: self.zendesk.base_url.clone(),
             resources: self
+                .collect
                 .resources
                 .iter()
                 .map(|name| ResourceRequest {
                     name: name.clone(),
-                    page_size: self.page_size,
+                    page_size: self.collect.page_size,
                     lag_seconds: match name.as_str() {
-                        "audit_logs" => Some(self.audit_lag_seconds),
-                        "access_logs" => Some(self.access_log_lag_seconds),
+                        "audit_logs" => Some(self.collect.audit_lag_seconds),
+                        "access_logs" => Some(self.collect.access_log_lag_seconds),
                         _ => None,
                     },
                     overlap_seconds: (name == "access_logs")
-                        .then_some(self.access_log_overlap_seconds),
+                        .then_some(self.collect.access_log_overlap_seconds),
                     // Other endpoints keep the component's defaults (access logs: 50).
                     requests_per_window: (name == "incremental_tickets")
-                        .then_some(self.export_rate_limit),
+                        .then_some(self.rate.export_rate_limit),
                 })
                 .collect(),
-            max_pages: self.max_pages,
-            start_time: self.start_time,
-            lookback_seconds: self.lookback_seconds,
+            max_pages: self.collect.max_pages,
+            start_time: self.collect.start_time,
+            lookback_seconds: self.collect.lookback_seconds,
             pass_start,
-            object_prefix: self.prefix.clone(),
-            output_format: self.output_format,
+            object_prefix: self.store.prefix.clone(),
+            output_format: self.collect.output_format,
             retry: RetryPolicy {
-                retries: self.http_retries,
-                timeout_ms: self.http_timeout_secs.saturating_mul(1000),
+                retries: self.http.http_retries,
+                timeout_ms: self.http.http_timeout_secs.saturating_mul(1000),
                 initial_backoff_ms: INITIAL_BACKOFF_MS,
-                max_backoff_ms: self.max_retry_wait_secs.saturating_mul(1000),
+                max_backoff_ms: self.http.max_retry_wait_secs.saturating_mul(1000),
                 // Deterministic per pass start, so a replay of the pass waits the same.
                 jitter_seed: pass_start as u64 ^ 0x5a3d_e5c0_11ec_7042,
             },
-            max_page_bytes: self.max_page_bytes,
+            max_page_bytes: self.collect.max_page_bytes,
             rate: RateBudget {
-                window_ms: u64::try_from(self.rate_window.as_millis()).unwrap_or(u64::MAX),
-                account_requests: self.account_rate_limit,
+                window_ms: u64::try_from(self.rate.rate_window.as_millis()).unwrap_or(u64::MAX),
+                account_requests: self.rate.account_rate_limit,
             },
         }
     }
 }
 
-/// The OAuth settings of `args` (the flags and environment, or a feed merged into them).
 /// The egress policy of a valid URL and credentials: the origin, the proxy route, and the
 /// OAuth token source when the mode has one.
 fn egress(
@@ -345,6 +394,7 @@ fn egress(
     Ok(egress)
 }
 
+/// The OAuth settings of `args` (the flags and environment, or a feed merged into them).
 pub fn oauth_settings(args: &RunArgs) -> OAuthSettings {
     OAuthSettings {
         client_id: args.client_id.clone(),
@@ -433,7 +483,10 @@ mod tests {
         assert_eq!((r.lag_seconds, r.overlap_seconds), (Some(120), Some(300)));
         // The default stays the guide's two.
         let guide = config(&["--auth-mode", "bearer"]);
-        assert_eq!(guide.resources, ["audit_logs", "incremental_tickets"]);
+        assert_eq!(
+            guide.collect.resources,
+            ["audit_logs", "incremental_tickets"]
+        );
     }
 
     fn s3_config(flags: &[&str], vars: &[(&str, &str)]) -> Result<PassConfig, ConfigError> {
@@ -466,10 +519,13 @@ mod tests {
             Err(ConfigError::TwoStores)
         ));
         let c = s3_config(&["--s3-bucket", "b"], &[]).unwrap();
-        let s3 = c.s3.expect("S3 selected");
+        let s3 = c.store.s3.expect("S3 selected");
         assert_eq!(s3.bucket, "b");
         assert!(!s3.path_style);
-        assert_eq!(s3_config(&[], &[]).unwrap().out, PathBuf::from(DEFAULT_OUT));
+        assert_eq!(
+            s3_config(&[], &[]).unwrap().store.out,
+            PathBuf::from(DEFAULT_OUT)
+        );
     }
 
     #[test]
@@ -479,7 +535,7 @@ mod tests {
             &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")],
         )
         .unwrap();
-        let s3 = c.s3.unwrap();
+        let s3 = c.store.s3.unwrap();
         assert!(s3.path_style);
         assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         let c = s3_config(
@@ -487,7 +543,10 @@ mod tests {
             &[("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")],
         )
         .unwrap();
-        assert_eq!(c.s3.unwrap().endpoint.as_deref(), Some("http://minio:9000"));
+        assert_eq!(
+            c.store.s3.unwrap().endpoint.as_deref(),
+            Some("http://minio:9000")
+        );
     }
 
     #[test]

@@ -529,16 +529,20 @@ state_key = "beta/state.json"
         assert_eq!(feeds.len(), 2);
         let (acme, beta) = (&feeds[0].config, &feeds[1].config);
         assert_eq!(acme.feed.as_deref(), Some("acme"));
-        assert_eq!(acme.base_url, "https://acme.zendesk.com");
-        assert_eq!(acme.resources, ["incremental_tickets"]);
-        assert_eq!(acme.prefix, "acme/");
+        assert_eq!(acme.zendesk.base_url, "https://acme.zendesk.com");
+        assert_eq!(acme.collect.resources, ["incremental_tickets"]);
+        assert_eq!(acme.store.prefix, "acme/");
         assert_eq!(feeds[0].every, Some(Duration::from_secs(900)));
         assert_eq!(feeds[0].line, 3);
         // beta falls back to the flags' resources and interval, and has its own e-mail.
-        assert_eq!(beta.resources, ["audit_logs", "incremental_tickets"]);
+        assert_eq!(
+            beta.collect.resources,
+            ["audit_logs", "incremental_tickets"]
+        );
         assert_eq!(feeds[1].every, None);
-        assert_eq!(beta.prefix, "zendesk/crm/");
+        assert_eq!(beta.store.prefix, "zendesk/crm/");
         let authorization = beta
+            .zendesk
             .egress
             .authorization_for_tests()
             .expect("credentials")
@@ -547,7 +551,8 @@ state_key = "beta/state.json"
             .to_owned();
         assert!(authorization.contains(&base64_of("sec@beta.example/token:beta-secret")));
         assert!(
-            acme.egress
+            acme.zendesk
+                .egress
                 .authorization_for_tests()
                 .expect("credentials")
                 .to_str()
@@ -572,8 +577,8 @@ state_key = "beta/state.json"
         let env = |k: &str| (k == "ACME_ZENDESK_TOKEN").then(|| "acme-secret".to_owned());
         let feeds = parse(Path::new("docs/feeds.md"), &example, &base(&[]), env).unwrap();
         assert_eq!(feeds.len(), 2);
-        assert_eq!(feeds[1].config.resources, ["incremental_tickets"]);
-        assert_eq!(feeds[1].config.max_pages, 50);
+        assert_eq!(feeds[1].config.collect.resources, ["incremental_tickets"]);
+        assert_eq!(feeds[1].config.collect.max_pages, 50);
     }
 
     #[test]
@@ -617,12 +622,20 @@ state_key = "beta/state.json"
             "state_key = \"acme/state.json\"\ns3_bucket = \"acme-logs\"",
         );
         let feeds = parse_str(&text).unwrap();
-        let s3 = feeds[0].config.s3.as_ref().expect("acme stores in S3");
+        let s3 = feeds[0]
+            .config
+            .store
+            .s3
+            .as_ref()
+            .expect("acme stores in S3");
         assert_eq!(
             (s3.bucket.as_str(), s3.state_key.as_str()),
             ("acme-logs", "acme/state.json")
         );
-        assert!(feeds[1].config.s3.is_none(), "beta keeps the local store");
+        assert!(
+            feeds[1].config.store.s3.is_none(),
+            "beta keeps the local store"
+        );
         let both = text.replace(
             "s3_bucket = \"acme-logs\"",
             "s3_bucket = \"acme-logs\"\nout = \"/x\"",

@@ -34,7 +34,10 @@ pub(crate) async fn one_pass(
 ) -> (Option<Summary>, Exit) {
     let pass_start = match tape {
         Tape::Replay { cassette, .. } => cassette.pass_start,
-        _ => config.pass_start.unwrap_or_else(crate::clock::now_unix),
+        _ => config
+            .runtime
+            .pass_start
+            .unwrap_or_else(crate::clock::now_unix),
     };
     let store = match crate::storage::open(config, pass_start, reset).await {
         Ok(store) => store,
@@ -102,14 +105,14 @@ async fn authorize(
     if matches!(tape, Tape::Replay { .. }) {
         return Ok(None);
     }
-    if config.auth_mode == AuthMode::Token {
+    if config.zendesk.auth_mode == AuthMode::Token {
         tracing::warn!(
             "AUTH_MODE=token: Zendesk deactivates every API token on 2027-04-30 (and no account \
              can create one since 2026-10-27); move to AUTH_MODE=client_credentials, see \
              docs/authentication.md"
         );
     }
-    let Some(tokens) = config.egress.tokens().cloned() else {
+    let Some(tokens) = config.zendesk.egress.tokens().cloned() else {
         return Ok(None);
     };
     tokens.begin_pass();
@@ -139,7 +142,7 @@ async fn run(
     pass_start: i64,
 ) -> Ran {
     let checkpoint = store.checkpoint_location();
-    let deadline = Instant::now() + config.deadline;
+    let deadline = Instant::now() + config.runtime.deadline;
     let control = PassControl {
         stop: stop.clone(),
         deadline: Some(deadline),
@@ -155,12 +158,16 @@ async fn run(
     };
     let stats = PassStats::default();
     let mut state = PassState::new(
-        Egress::with_mode(Arc::clone(&config.egress), stats.clone(), mode.clone())
-            .inflating_up_to(config.max_page_bytes),
+        Egress::with_mode(
+            Arc::clone(&config.zendesk.egress),
+            stats.clone(),
+            mode.clone(),
+        )
+        .inflating_up_to(config.collect.max_page_bytes),
         Arc::clone(store),
-        KeyPolicy::new(&config.prefix, &config.state_key),
+        KeyPolicy::new(&config.store.prefix, &config.store.state_key),
         control,
-        config.memory_limit_bytes,
+        config.runtime.memory_limit_bytes,
         stats.clone(),
     );
     state.stops = match tape {
@@ -175,12 +182,12 @@ async fn run(
         },
     };
     let started = Instant::now();
-    tracing::info!(pass_start, resources = %config.resources.join(","), %checkpoint, "pass starting");
+    tracing::info!(pass_start, resources = %config.collect.resources.join(","), %checkpoint, "pass starting");
     let (result, mut state) = runtime
         .run_pass(
             state,
             &settings,
-            Some(deadline + crate::runtime::grace_for(config.deadline)),
+            Some(deadline + crate::runtime::grace_for(config.runtime.deadline)),
         )
         .await;
     // What the guest left open (a response it stopped waiting for) ends here, so the
@@ -263,8 +270,8 @@ fn summarise(
             let message = format!(
                 "the component did not stop at its deadline ({}) nor within {} of grace and \
                  was stopped (PASS_DEADLINE); the checkpoint is at the last stored page",
-                humantime::format_duration(config.deadline),
-                humantime::format_duration(crate::runtime::grace_for(config.deadline))
+                humantime::format_duration(config.runtime.deadline),
+                humantime::format_duration(crate::runtime::grace_for(config.runtime.deadline))
             );
             tracing::error!(error = %message, "deadline overrun");
             summary.error = Some(ErrorSummary::new("deadline_exceeded", message));
@@ -277,7 +284,7 @@ fn summarise(
         let message = format!(
             "the component needed more than the memory cap of {} MiB (MEMORY_LIMIT_MIB); the \
              checkpoint is at the last stored page",
-            config.memory_limit_bytes >> 20
+            config.runtime.memory_limit_bytes >> 20
         );
         tracing::error!(error = %message, "memory cap reached");
         summary.ok = false;
@@ -295,7 +302,7 @@ fn summarise(
         }
         None => exit,
     };
-    explain_unauthorized(config.auth_mode, pass_start, &mut summary);
+    explain_unauthorized(config.zendesk.auth_mode, pass_start, &mut summary);
     let exit = match crate::cassette::session::finish(
         tape,
         &mode,

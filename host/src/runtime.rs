@@ -271,8 +271,8 @@ struct Overran;
 /// The component of `config` (`--component`, else the embedded one), compiled or taken from
 /// the compiled-code cache.
 pub fn load(config: &crate::config::PassConfig) -> anyhow::Result<Runtime> {
-    let cache = config.cache_dir.as_deref();
-    match &config.component {
+    let cache = config.runtime.cache_dir.as_deref();
+    match &config.runtime.component {
         Some(path) => {
             let bytes = anyhow::Context::with_context(std::fs::read(path), || {
                 format!("reading {}", path.display())

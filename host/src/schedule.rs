@@ -216,7 +216,7 @@ fn print_line(config: &PassConfig, summary: Option<&Summary>, exit: Exit) {
                     "kind": kind,
                     "message": format!(
                         "the pass could not open its store {} (exit code {}); the log says why",
-                        config.out.display(),
+                        config.store.out.display(),
                         exit.code()
                     ),
                 },

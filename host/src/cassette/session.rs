@@ -47,9 +47,10 @@ pub(crate) fn finish(
                 jitter_seed: settings.retry.jitter_seed,
                 settings: SettingsRecord::from(settings),
                 host: HostRecord {
-                    state_key: config.state_key.clone(),
-                    deadline_ms: u64::try_from(config.deadline.as_millis()).unwrap_or(u64::MAX),
-                    memory_limit_bytes: config.memory_limit_bytes as u64,
+                    state_key: config.store.state_key.clone(),
+                    deadline_ms: u64::try_from(config.runtime.deadline.as_millis())
+                        .unwrap_or(u64::MAX),
+                    memory_limit_bytes: config.runtime.memory_limit_bytes as u64,
                 },
                 initial_checkpoint: state.loaded_checkpoint.as_deref().map(Body::from_bytes),
                 exchanges: recorder.exchanges(),

@@ -24,7 +24,7 @@ pub async fn run(args: RunArgs) -> Exit {
 pub(crate) async fn run_once(runtime: Runtime, config: PassConfig, tape: Tape) -> Exit {
     let stop = StopFlag::default();
     watch_signals(stop.clone());
-    let (summary, exit) = one_pass(&runtime, &config, &stop, config.reset_state, &tape).await;
+    let (summary, exit) = one_pass(&runtime, &config, &stop, config.store.reset_state, &tape).await;
     if let Some(summary) = summary {
         match serde_json::to_string_pretty(&summary) {
             Ok(json) => println!("{json}"),

@@ -33,7 +33,7 @@ pub async fn serve(args: ServeArgs) -> Exit {
         return e.report();
     }
     tracing::info!(every = %humantime::format_duration(every), "serving");
-    let mut reset = config.reset_state;
+    let mut reset = config.store.reset_state;
     loop {
         let started = Instant::now();
         let (summary, exit) = one_pass(&runtime, &config, &stop, reset, &Tape::Off).await;

@@ -16,12 +16,12 @@ pub async fn open(
     pass_start: i64,
     reset: bool,
 ) -> Result<Arc<dyn Storage>, HostError> {
-    let store: Arc<dyn Storage> = match &config.s3 {
+    let store: Arc<dyn Storage> = match &config.store.s3 {
         Some(s3) => {
             if config.state_key_under_prefix() {
                 tracing::warn!(
-                    state_key = %config.state_key,
-                    prefix = %config.prefix,
+                    state_key = %config.store.state_key,
+                    prefix = %config.store.prefix,
                     "STATE_KEY lies under S3_PREFIX: the SIEM feed ingests every checkpoint \
                      write as a log, and a feed with source deletion deletes it (the next pass \
                      would be a first run); set STATE_KEY outside the prefix, e.g. \
@@ -36,16 +36,16 @@ pub async fn open(
     if reset {
         reset_checkpoint(store.as_ref(), config, pass_start).await?;
     }
-    Ok(gzip::wrap(store, config.compression))
+    Ok(gzip::wrap(store, config.store.compression))
 }
 
 async fn open_local(config: &PassConfig) -> Result<LocalStore, HostError> {
-    let store = LocalStore::open(&config.out, &config.state_key)?;
+    let store = LocalStore::open(&config.store.out, &config.store.state_key)?;
     // The lock is ours, so no pass of this store is writing: what a killed one left
     // half-written goes (never a stored object: those are linked, not renamed).
     let (root, prefix, state) = (
-        config.out.clone(),
-        config.prefix.clone(),
+        config.store.out.clone(),
+        config.store.prefix.clone(),
         store.state_path().to_path_buf(),
     );
     let removed =
@@ -71,7 +71,7 @@ async fn reset_checkpoint(
     config: &PassConfig,
     pass_start: i64,
 ) -> Result<(), HostError> {
-    let how = if config.s3.is_some() {
+    let how = if config.store.s3.is_some() {
         "copied"
     } else {
         "moved"
