@@ -12,14 +12,16 @@ use crate::settings::KNOWN_RESOURCES;
 
 /// Marks a document as ours, so a stray JSON file is never mistaken for a checkpoint.
 pub const FORMAT: &str = "zendesk-crm-checkpoint";
-/// The version this component writes. Version 2 added `pending`.
-pub const VERSION: u32 = 2;
+/// The version this component writes. Version 2 added `pending`, version 3 `origin`.
+pub const VERSION: u32 = 3;
 /// The oldest version this component reads (and rewrites as [`VERSION`]).
 const OLDEST_READABLE: u32 = 1;
 /// Cursors are opaque base64 from Zendesk; anything longer is not a cursor.
 const MAX_CURSOR_LEN: usize = 4096;
 /// A pending request is one of ours: a path, a few parameters and a cursor.
 const MAX_REQUEST_LEN: usize = 8192;
+/// An origin is a scheme, a host and a port.
+const MAX_ORIGIN_LEN: usize = 300;
 /// Access-log ids are 26-character ULIDs; anything much longer is not an id.
 const MAX_ACCESS_ID_LEN: usize = 64;
 
@@ -28,6 +30,10 @@ const MAX_ACCESS_ID_LEN: usize = 64;
 pub struct Checkpoint {
     pub format: String,
     pub version: u32,
+    /// The account the positions belong to: the origin of `ZENDESK_BASE_URL` (scheme, host,
+    /// port) when it was made. A pass for another origin refuses it; older versions have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     pub resources: Resources,
     /// Per resource, the page being stored when this checkpoint was saved: set just before
     /// the object is written, cleared in the save that moves the resource past it. A pass
@@ -107,10 +113,12 @@ pub enum LoadError {
 }
 
 impl Checkpoint {
-    pub fn new() -> Checkpoint {
+    /// An empty checkpoint of the account at `origin` (see [`crate::settings::Origin`]).
+    pub fn new(origin: &str) -> Checkpoint {
         Checkpoint {
             format: FORMAT.to_owned(),
             version: VERSION,
+            origin: Some(origin.to_owned()),
             resources: Resources::default(),
             pending: BTreeMap::new(),
         }
@@ -151,6 +159,11 @@ impl Checkpoint {
         };
         let mut checkpoint: Checkpoint = serde_json::from_value(value)
             .map_err(|e| LoadError::Corrupt(format!("invalid document: {e}")))?;
+        if version < 3 && checkpoint.origin.is_some() {
+            return Err(LoadError::Corrupt(format!(
+                "a version {version} checkpoint cannot have \"origin\""
+            )));
+        }
         if version == 1 && !checkpoint.pending.is_empty() {
             return Err(LoadError::Corrupt(
                 "a version 1 checkpoint cannot have \"pending\"".into(),
@@ -163,6 +176,14 @@ impl Checkpoint {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(o) = &self.origin
+            && (o.is_empty()
+                || o.len() > MAX_ORIGIN_LEN
+                || !(o.starts_with("https://") || o.starts_with("http://"))
+                || o.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            return Err(format!("origin {o:?} is not an origin"));
+        }
         if let Some(a) = &self.resources.audit_logs {
             if a.high_water < 0 {
                 return Err(format!(
@@ -254,7 +275,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let mut c = Checkpoint::new();
+        let mut c = Checkpoint::new("https://acme.zendesk.com");
         c.resources.incremental_tickets = Some(TicketsState {
             start_time: 1_700_000_000,
             cursor: Some("+/+/MTY5=".into()),
@@ -264,7 +285,7 @@ mod tests {
 
     #[test]
     fn access_log_positions_round_trip_and_bad_ones_are_refused() {
-        let mut c = Checkpoint::new();
+        let mut c = Checkpoint::new("https://acme.zendesk.com");
         c.resources.access_logs = Some(AccessLogsState {
             start: 100,
             high_water: 200,
@@ -292,7 +313,7 @@ mod tests {
 
     #[test]
     fn rejects_torn_and_foreign_documents() {
-        let good = Checkpoint::new().to_bytes();
+        let good = Checkpoint::new("https://acme.zendesk.com").to_bytes();
         let torn = &good[..good.len() / 2];
         assert!(matches!(
             Checkpoint::parse(torn),
@@ -312,10 +333,11 @@ mod tests {
     }
 
     #[test]
-    fn reads_version_1_and_writes_version_2_with_pending_pages() {
+    fn reads_version_1_and_writes_the_current_version_with_pending_pages() {
         let v1 = br#"{"format":"zendesk-crm-checkpoint","version":1,"resources":{"incremental_tickets":{"start_time":1,"cursor":"abc"}}}"#;
         let mut c = Checkpoint::parse(v1).unwrap();
-        assert_eq!(c.version, 2);
+        assert_eq!(c.version, VERSION);
+        assert_eq!(c.origin, None, "an older checkpoint names no account");
         assert!(c.pending.is_empty());
         assert!(!String::from_utf8(c.to_bytes()).unwrap().contains("pending"));
         c.pending.insert(
@@ -326,7 +348,7 @@ mod tests {
             },
         );
         let bytes = c.to_bytes();
-        assert!(String::from_utf8_lossy(&bytes).contains("\"version\": 2"));
+        assert!(String::from_utf8_lossy(&bytes).contains("\"version\": 3"));
         assert_eq!(Checkpoint::parse(&bytes), Ok(c));
         let v1_pending = br#"{"format":"zendesk-crm-checkpoint","version":1,"resources":{},"pending":{"audit_logs":{"request":"/api/v2/audit_logs.json?x=1","records":1}}}"#;
         assert!(matches!(
@@ -363,11 +385,22 @@ mod tests {
 
     #[test]
     fn rejects_newer_versions_and_bad_fields() {
-        let newer = br#"{"format":"zendesk-crm-checkpoint","version":3,"resources":{}}"#;
+        let newer = br#"{"format":"zendesk-crm-checkpoint","version":4,"resources":{}}"#;
         assert_eq!(
             Checkpoint::parse(newer),
-            Err(LoadError::UnsupportedVersion(3))
+            Err(LoadError::UnsupportedVersion(4))
         );
+        let v2_with_origin = br#"{"format":"zendesk-crm-checkpoint","version":2,"origin":"https://a.zendesk.com","resources":{}}"#;
+        assert!(matches!(
+            Checkpoint::parse(v2_with_origin),
+            Err(LoadError::Corrupt(_))
+        ));
+        let not_an_origin =
+            br#"{"format":"zendesk-crm-checkpoint","version":3,"origin":"acme","resources":{}}"#;
+        assert!(matches!(
+            Checkpoint::parse(not_an_origin),
+            Err(LoadError::Corrupt(_))
+        ));
         let unknown = br#"{"format":"zendesk-crm-checkpoint","version":1,"resources":{},"x":1}"#;
         assert!(matches!(
             Checkpoint::parse(unknown),

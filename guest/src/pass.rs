@@ -308,8 +308,9 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
     })?;
     let loaded = checkpoint_store::load()
         .map_err(|e| SetupError::Checkpoint(format!("load: {}", checkpoint_error(e))))?;
+    let origin = settings.origin.serialized();
     let (mut checkpoint, mut mode) = match loaded {
-        None => (Checkpoint::new(), WriteMode::Create),
+        None => (Checkpoint::new(&origin), WriteMode::Create),
         Some(bytes) => (
             Checkpoint::parse(&bytes).map_err(|e| match e {
                 LoadError::Corrupt(m) => SetupError::CorruptCheckpoint(m),
@@ -319,6 +320,28 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
             WriteMode::Replace,
         ),
     };
+    match checkpoint.origin.as_deref() {
+        Some(theirs) if theirs != origin => {
+            return Err(SetupError::ForeignCheckpoint(format!(
+                "it was made for {theirs}, not for {origin} (ZENDESK_BASE_URL): it holds another \
+                 account's positions, so it is not used. If this is the same account at a new \
+                 address (a subdomain rename), set \"origin\" in the checkpoint to {origin} to \
+                 adopt it; otherwise give this account a STATE_KEY of its own, or start over \
+                 with --reset-state"
+            )));
+        }
+        Some(_) => {}
+        None if mode == WriteMode::Replace => {
+            // Written before checkpoints named their account: adopted for this one, and said so.
+            log::warn(
+                "the checkpoint names no account (an older version wrote it): adopted for this \
+                 origin, which the next save records",
+                &[("origin", origin.clone())],
+            );
+            checkpoint.origin = Some(origin.clone());
+        }
+        None => {}
+    }
 
     // Fix every new resource's start in the checkpoint before the first request.
     let mut first_runs: Vec<(String, i64)> = Vec::new();
@@ -352,7 +375,8 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
                 });
                 if let Some(asked) = asked {
                     log::warn(
-                        "access logs: the requested start is older than Zendesk's 90 days;                          starting at the horizon",
+                        "access logs: the requested start is older than Zendesk's 90 days; starting at the \
+                         horizon",
                         &[
                             ("requested_start", asked.to_string()),
                             ("start", start.to_string()),

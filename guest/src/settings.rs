@@ -35,6 +35,16 @@ impl Origin {
             authority: authority.to_owned(),
         })
     }
+
+    /// The origin as the web serialises it (scheme, host and port; the scheme's default port
+    /// left out, the host in lower case): what a checkpoint records as its account.
+    pub fn serialized(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        let default_port = if self.https { ":443" } else { ":80" };
+        let authority = self.authority.to_ascii_lowercase();
+        let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+        format!("{scheme}://{authority}")
+    }
 }
 
 /// Resource names this component collects.
@@ -206,6 +216,22 @@ mod tests {
         assert_eq!(normalize_prefix("zendesk/crm//"), "zendesk/crm/");
         assert_eq!(normalize_prefix(""), "");
         assert_eq!(normalize_prefix("/"), "");
+    }
+
+    #[test]
+    fn an_origin_is_serialised_as_the_web_does() {
+        let o = |u: &str| Origin::parse(u).unwrap().serialized();
+        assert_eq!(o("https://Acme.Zendesk.com/"), "https://acme.zendesk.com");
+        assert_eq!(
+            o("https://acme.zendesk.com:443"),
+            "https://acme.zendesk.com"
+        );
+        assert_eq!(
+            o("https://acme.zendesk.com:8443"),
+            "https://acme.zendesk.com:8443"
+        );
+        assert_eq!(o("http://127.0.0.1:80"), "http://127.0.0.1");
+        assert_eq!(o("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
     }
 
     #[test]

@@ -392,3 +392,72 @@ fn version_names_the_commit_and_the_embedded_component() {
         );
     }
 }
+
+#[test]
+fn a_checkpoint_of_another_account_is_refused_and_adopted_only_on_purpose() {
+    let sim = simulator();
+    sim.add_tickets(1, 20, T0 - 1000);
+    let mut c = Collector::new(&sim);
+    c.env("PAGE_SIZE", 10);
+    let first = c.run(&sim);
+    assert_eq!(first.code, 0, "{}", first.output());
+    let made_for = sim.base_url();
+    assert_eq!(c.checkpoint()["origin"], made_for.as_str());
+    assert_eq!(c.checkpoint()["version"], 3);
+    let before = std::fs::read(c.state_path()).unwrap();
+
+    // The same directory, another account: refused with the checkpoint exit code, untouched.
+    let other = simulator();
+    let refused = c.run_at(other.now(), &["--base-url", &other.base_url()]);
+    assert_eq!(refused.code, 4, "{}", refused.output());
+    let error = &refused.summary()["error"];
+    assert_eq!(error["kind"], "foreign_checkpoint", "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!(
+            "made for {made_for}, not for {}",
+            other.base_url()
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("set \"origin\" in the checkpoint"),
+        "{message}"
+    );
+    assert!(message.contains("--reset-state"), "{message}");
+    assert_eq!(std::fs::read(c.state_path()).unwrap(), before);
+
+    // The same account at a new address: adopted by setting the origin, as documented.
+    let renamed = made_for.replace("127.0.0.1", "localhost");
+    let mut doc = c.checkpoint();
+    doc["origin"] = Value::from(renamed.clone());
+    std::fs::write(c.state_path(), serde_json::to_vec(&doc).unwrap()).unwrap();
+    sim.add_tickets(21, 5, T0 - 500);
+    let adopted = c.run_at(sim.now(), &["--base-url", &renamed]);
+    assert_eq!(adopted.code, 0, "{}", adopted.output());
+    assert_eq!(sorted_unique(c.stored_tickets()), visible(&sim));
+}
+
+#[test]
+fn a_checkpoint_of_an_older_version_is_adopted_with_a_warning() {
+    let sim = simulator();
+    sim.add_tickets(1, 10, T0 - 1000);
+    let c = Collector::new(&sim);
+    assert_eq!(c.run(&sim).code, 0);
+    // As version 2 wrote it: no origin.
+    let mut doc = c.checkpoint();
+    doc.as_object_mut().unwrap().remove("origin");
+    doc["version"] = Value::from(2);
+    std::fs::write(c.state_path(), serde_json::to_vec(&doc).unwrap()).unwrap();
+    sim.add_tickets(11, 5, T0 - 500);
+    let pass = c.run(&sim);
+    assert_eq!(pass.code, 0, "{}", pass.output());
+    assert!(
+        pass.stderr.contains("the checkpoint names no account"),
+        "{}",
+        pass.stderr
+    );
+    assert_eq!(c.checkpoint()["origin"], sim.base_url().as_str());
+    assert_eq!(c.checkpoint()["version"], 3);
+    assert_eq!(sorted_unique(c.stored_tickets()), visible(&sim));
+}
