@@ -4,7 +4,7 @@
 //! is not ours, torn, from a newer version or in the original Lambda's format stops the pass
 //! with a named cause instead of being replaced.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,11 @@ pub struct Checkpoint {
     /// that finds an entry asks exactly that request first.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<String, PendingPage>,
+    /// Resources whose start a first run fixed before Zendesk ever answered them with a page:
+    /// nothing can have been missed yet, so a later first run may still move the start to a
+    /// new `START_TIME`. A resource leaves the set at its first 200 page.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unconfirmed: BTreeSet<String>,
 }
 
 /// How to fetch again the page a pass was storing: the same request, its page size limited
@@ -121,6 +126,7 @@ impl Checkpoint {
             origin: Some(origin.to_owned()),
             resources: Resources::default(),
             pending: BTreeMap::new(),
+            unconfirmed: BTreeSet::new(),
         }
     }
 
@@ -159,9 +165,9 @@ impl Checkpoint {
         };
         let mut checkpoint: Checkpoint = serde_json::from_value(value)
             .map_err(|e| LoadError::Corrupt(format!("invalid document: {e}")))?;
-        if version < 3 && checkpoint.origin.is_some() {
+        if version < 3 && (checkpoint.origin.is_some() || !checkpoint.unconfirmed.is_empty()) {
             return Err(LoadError::Corrupt(format!(
-                "a version {version} checkpoint cannot have \"origin\""
+                "a version {version} checkpoint cannot have \"origin\" or \"unconfirmed\""
             )));
         }
         if version == 1 && !checkpoint.pending.is_empty() {
@@ -231,6 +237,13 @@ impl Checkpoint {
             {
                 return Err("incremental_tickets.cursor is not a cursor".into());
             }
+        }
+        if let Some(r) = self
+            .unconfirmed
+            .iter()
+            .find(|r| !KNOWN_RESOURCES.contains(&r.as_str()))
+        {
+            return Err(format!("unconfirmed names an unknown resource {r:?}"));
         }
         for (resource, p) in &self.pending {
             if !KNOWN_RESOURCES.contains(&resource.as_str()) {

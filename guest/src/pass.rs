@@ -106,6 +106,8 @@ pub struct PageSink<'a> {
     replaying: Option<PendingPage>,
     /// When the resource being collected started, for the rate in the progress lines.
     resource_started_ns: u64,
+    /// The resource being collected.
+    resource: String,
 }
 
 impl<'a> PageSink<'a> {
@@ -129,7 +131,10 @@ impl<'a> PageSink<'a> {
         status_failure: impl FnOnce(u16, &[u8]) -> Failure,
     ) -> Result<Response, End> {
         match self.retrier.fetch(&self.settings.origin, path_and_query) {
-            Fetched::Response(r) if r.status == 200 => Ok(r),
+            Fetched::Response(r) if r.status == 200 => {
+                self.confirm().map_err(End::Fail)?;
+                Ok(r)
+            }
             Fetched::Response(r) => Err(End::Fail(status_failure(r.status, &r.body))),
             Fetched::Stopped(reason) => Err(End::Stop(reason.into())),
             Fetched::Failed(f) => Err(End::Fail(f)),
@@ -176,6 +181,7 @@ impl<'a> PageSink<'a> {
         );
         match self.retrier.fetch(&self.settings.origin, &pending.request) {
             Fetched::Response(r) if r.status == 200 => {
+                self.confirm().map_err(End::Fail)?;
                 self.replaying = Some(pending.clone());
                 Ok(Some(r))
             }
@@ -289,6 +295,15 @@ impl<'a> PageSink<'a> {
         log::info("page stored", &fields);
     }
 
+    /// Zendesk answered the resource with a page: from now on records may be stored, so its
+    /// start stays where the first run fixed it, and that is saved before the page is used.
+    fn confirm(&mut self) -> Result<(), Failure> {
+        if self.checkpoint.unconfirmed.remove(&self.resource) {
+            self.save()?;
+        }
+        Ok(())
+    }
+
     /// Saves the checkpoint as it is now.
     pub fn save(&mut self) -> Result<(), Failure> {
         save(&self.checkpoint, &mut self.mode).map_err(Failure::Checkpoint)
@@ -343,6 +358,52 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
         None => {}
     }
 
+    // A START_TIME that differs from where a resource started: taken while Zendesk never
+    // answered that resource (nothing can have been missed), else reported, not used.
+    let mut ignored_starts: Vec<(String, i64)> = Vec::new();
+    if let Some(asked) = settings.start_time {
+        for r in &settings.resources {
+            let resources = &mut checkpoint.resources;
+            let stored = match r.name.as_str() {
+                INCREMENTAL_TICKETS => resources.incremental_tickets.as_ref().map(|t| t.start_time),
+                AUDIT_LOGS => resources.audit_logs.as_ref().map(|a| a.high_water),
+                _ => resources.access_logs.as_ref().map(|a| a.start),
+            };
+            let Some(stored) = stored.filter(|&s| s != asked) else {
+                continue;
+            };
+            if checkpoint.unconfirmed.contains(&r.name) {
+                log::info(
+                    "first run not yet answered by Zendesk: taking the new START_TIME",
+                    &[
+                        ("resource", r.name.clone()),
+                        ("start", stored.to_string()),
+                        ("start_time", asked.to_string()),
+                    ],
+                );
+                match r.name.as_str() {
+                    INCREMENTAL_TICKETS => resources.incremental_tickets = None,
+                    AUDIT_LOGS => resources.audit_logs = None,
+                    _ => resources.access_logs = None,
+                }
+            } else if r.name != AUDIT_LOGS && (r.name != ACCESS_LOGS || asked > stored) {
+                // Audit logs keep no start, only how far they got; access logs start at
+                // Zendesk's horizon when asked for more.
+                log::warn(
+                    "START_TIME differs from where this checkpoint started and counts only on a \
+                     first run: collection resumes from the checkpoint; to start over from \
+                     START_TIME, run once with --reset-state",
+                    &[
+                        ("resource", r.name.clone()),
+                        ("start", stored.to_string()),
+                        ("start_time", asked.to_string()),
+                    ],
+                );
+                ignored_starts.push((r.name.clone(), asked));
+            }
+        }
+    }
+
     // Fix every new resource's start in the checkpoint before the first request.
     let mut first_runs: Vec<(String, i64)> = Vec::new();
     // First runs that start later than asked (the access log's 90 days): what was asked.
@@ -388,6 +449,7 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
             }
             _ => continue,
         };
+        checkpoint.unconfirmed.insert(r.name.clone());
         first_runs.push((r.name.clone(), start));
     }
     if !first_runs.is_empty() {
@@ -416,10 +478,12 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
         ),
         replaying: None,
         resource_started_ns: monotonic_clock::now(),
+        resource: String::new(),
     };
     let mut outcomes = Vec::with_capacity(settings.resources.len());
     for r in &settings.resources {
         sink.resource_started_ns = monotonic_clock::now();
+        sink.resource = r.name.clone();
         let retries_before = sink.retrier.retries;
         sink.retrier.budget.select(&r.name);
         let waited_before = sink.retrier.budget.waited_ms();
@@ -436,7 +500,11 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
             started_at: first.map(|(_, s)| *s),
             requested_start: progress
                 .requested_start
-                .or(clamped.iter().find(|(n, _)| *n == r.name).map(|(_, s)| *s)),
+                .or(clamped.iter().find(|(n, _)| *n == r.name).map(|(_, s)| *s))
+                .or(ignored_starts
+                    .iter()
+                    .find(|(n, _)| *n == r.name)
+                    .map(|(_, s)| *s)),
             pages: progress.pages,
             records: progress.records,
             objects_created: progress.created,

@@ -461,3 +461,64 @@ fn a_checkpoint_of_an_older_version_is_adopted_with_a_warning() {
     assert_eq!(c.checkpoint()["version"], 3);
     assert_eq!(sorted_unique(c.stored_tickets()), visible(&sim));
 }
+
+#[test]
+fn a_first_run_zendesk_never_answered_does_not_fix_where_collection_starts() {
+    let sim = simulator();
+    sim.add_tickets(1, 20, T0 - 5000);
+    let mut c = Collector::new(&sim);
+    c.env("HTTP_RETRIES", 0).env("START_TIME", T0 - 1000);
+    // The first request dies on the wire: Zendesk never answered.
+    sim.push_fault(zendesk_crm_tests::Fault::Reset);
+    let failed = c.run(&sim);
+    assert_eq!(failed.code, 3, "{}", failed.output());
+    assert_eq!(
+        c.checkpoint()["unconfirmed"],
+        serde_json::json!(["incremental_tickets"]),
+        "{}",
+        failed.output()
+    );
+
+    // A later first run with another START_TIME takes it: all history, nothing skipped.
+    c.env("START_TIME", 0);
+    let pass = c.run(&sim);
+    assert_eq!(pass.code, 0, "{}", pass.output());
+    let tickets = pass.tickets();
+    assert_eq!(tickets["first_run"], true, "{tickets}");
+    assert_eq!(tickets["started_at"], 0, "{tickets}");
+    assert_eq!(sorted_unique(c.stored_tickets()), visible(&sim));
+    assert!(c.checkpoint().get("unconfirmed").is_none());
+}
+
+#[test]
+fn once_zendesk_answered_a_new_start_time_is_reported_not_used_and_nothing_is_skipped() {
+    let sim = simulator();
+    sim.add_tickets(1, 30, T0 - 5000);
+    let mut c = Collector::new(&sim);
+    c.env("PAGE_SIZE", 10)
+        .env("START_TIME", T0 - 6000)
+        // Zendesk answers the first page; the pass dies before storing it.
+        .env("ZENDESK_CRM_FAILPOINT", "object.before-write:1");
+    let killed = c.run(&sim);
+    assert_ne!(killed.code, 0, "{}", killed.output());
+    assert!(
+        c.checkpoint().get("unconfirmed").is_none(),
+        "the answer was saved"
+    );
+
+    // A later START_TIME would skip the first tickets: reported, not used.
+    c.unset("ZENDESK_CRM_FAILPOINT").env("START_TIME", T0 - 100);
+    let pass = c.run(&sim);
+    assert_eq!(pass.code, 0, "{}", pass.output());
+    let tickets = pass.tickets();
+    assert_eq!(tickets["first_run"], false, "{tickets}");
+    assert_eq!(tickets["requested_start"], T0 - 100, "{tickets}");
+    assert!(
+        pass.stderr
+            .contains("START_TIME differs from where this checkpoint started")
+            && pass.stderr.contains("--reset-state"),
+        "{}",
+        pass.stderr
+    );
+    assert_eq!(sorted_unique(c.stored_tickets()), visible(&sim));
+}
