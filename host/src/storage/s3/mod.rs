@@ -16,31 +16,20 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_config::environment::region::EnvironmentVariableRegionProvider;
-use aws_config::meta::region::RegionProviderChain;
-use aws_config::profile::ProfileFileRegionProvider;
-use aws_credential_types::provider::error::CredentialsError;
 pub use aws_sdk_s3::Client;
-use aws_sdk_s3::config::interceptors::InterceptorContext;
-use aws_sdk_s3::config::retry::{ClassifyRetry, RetryAction, RetryConfig};
-use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{BehaviorVersion, Region, RequestChecksumCalculation};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use super::{Put, SaveMode, Storage, StorageError};
 use crate::failpoint;
 
-/// Attempts per request (the first and four retries) for 5xx, `SlowDown`, 409
-/// `ConditionalRequestConflict`, timeouts and connection errors, with the SDK's exponential
-/// back-off and jitter.
-const MAX_ATTEMPTS: u32 = 5;
+mod client;
+mod failure;
 
-/// Region used with an explicit endpoint when none is configured (S3-compatible stores
-/// usually ignore it, but requests must be signed for one).
-const DEFAULT_COMPATIBLE_REGION: &str = "us-east-1";
+pub use client::client;
+use client::shared_client;
+use failure::{Failure, failure};
 
 /// Where and how to write.
 #[derive(Debug, Clone)]
@@ -90,16 +79,6 @@ enum Condition {
     Version(String),
 }
 
-/// A failed request, reduced to what the messages need.
-#[derive(Debug)]
-struct Failure {
-    status: Option<u16>,
-    code: Option<String>,
-    detail: String,
-    /// The credentials chain found nothing to sign with (no request was sent): its own words.
-    credentials: Option<String>,
-}
-
 pub struct S3Store {
     client: Client,
     region: String,
@@ -108,81 +87,6 @@ pub struct S3Store {
     sse_kms_key_id: Option<String>,
     seen: Mutex<Seen>,
     lost: Mutex<Option<String>>,
-}
-
-/// The S3 client of every store (and of the benchmarks' limit, so both send with one
-/// configuration): the standard AWS configuration chain (environment, profile, web identity,
-/// ECS and instance-metadata credentials), rustls on ring, our retry and timeout settings.
-/// Returns it with the region it signs for. Makes no request.
-pub async fn client(settings: &S3Settings) -> Result<(Client, String), OpenError> {
-    // rustls on ring: the wasmtime HTTP stack already builds both, and unlike aws-lc it
-    // needs no cmake or assembler toolchain.
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if settings.endpoint.is_some() {
-        // An S3-compatible store: EC2 instance metadata does not know its region, and asking
-        // it off EC2 only logs warnings (twice) before falling back. The environment and the
-        // profile still count.
-        loader = loader.region(
-            RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
-                .or_else(ProfileFileRegionProvider::new())
-                .or_else(Region::new(DEFAULT_COMPATIBLE_REGION)),
-        );
-    }
-    let shared = loader
-        .http_client(http)
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .operation_attempt_timeout(settings.attempt_timeout)
-                .build(),
-        )
-        .load()
-        .await;
-    let explicit_endpoint = settings.endpoint.is_some();
-    let region = match shared.region() {
-        Some(r) => r.clone(),
-        None if explicit_endpoint => Region::new(DEFAULT_COMPATIBLE_REGION),
-        None => return Err(OpenError::NoRegion),
-    };
-    let mut config = aws_sdk_s3::config::Builder::from(&shared)
-        .region(region.clone())
-        .force_path_style(settings.path_style)
-        .retry_classifier(ConflictIsTransient)
-        // Checksums only where S3 requires them: many S3-compatible stores reject the
-        // newer aws-chunked trailers. The payload is still covered by the SigV4 signature.
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
-    if let Some(endpoint) = &settings.endpoint {
-        config = config.endpoint_url(endpoint);
-    }
-    Ok((Client::from_conf(config.build()), region.to_string()))
-}
-
-/// The clients built so far in this process, by what shapes them (endpoint, addressing,
-/// attempt timeout): every pass of `serve` reuses one, with its connections, TLS
-/// configuration and cached credentials (the SDK refreshes those before they expire), instead
-/// of loading the configuration chain again. The process has one tokio runtime, on which the
-/// clients' connection pools live.
-type ClientKey = (Option<String>, bool, Duration);
-static CLIENTS: tokio::sync::Mutex<Vec<(ClientKey, Client, String)>> =
-    tokio::sync::Mutex::const_new(Vec::new());
-
-async fn shared_client(settings: &S3Settings) -> Result<(Client, String), OpenError> {
-    let key = (
-        settings.endpoint.clone(),
-        settings.path_style,
-        settings.attempt_timeout,
-    );
-    let mut clients = CLIENTS.lock().await;
-    if let Some((_, client, region)) = clients.iter().find(|(k, _, _)| *k == key) {
-        return Ok((client.clone(), region.clone()));
-    }
-    let (client, region) = client(settings).await?;
-    clients.push((key, client.clone(), region.clone()));
-    Ok((client, region))
 }
 
 impl S3Store {
@@ -336,62 +240,6 @@ impl S3Store {
             Err(e) => Err(failure(e)),
         }
     }
-
-    /// A failed request as a storage error naming the bucket, key and likely cause.
-    fn describe(&self, op: &str, key: &str, f: &Failure) -> StorageError {
-        let url = self.url(key);
-        let bucket = &self.bucket;
-        let code = f.code.as_deref().unwrap_or("");
-        let status = f.status.map(|s| s.to_string()).unwrap_or_default();
-        if let Some(why) = &f.credentials {
-            // The SDK's own account of each provider, for whoever turns on debug logs; the
-            // message says the same in a sentence.
-            tracing::debug!(chain = %why, "no AWS credentials");
-            return StorageError::Denied(no_credentials(op, &url));
-        }
-        match (f.status, code) {
-            (_, "NoSuchBucket") => StorageError::Unavailable(format!(
-                "{op} {url}: the bucket {bucket} does not exist (NoSuchBucket); check S3_BUCKET \
-                 and AWS_REGION ({})",
-                self.region
-            )),
-            (
-                _,
-                "PermanentRedirect"
-                | "AuthorizationHeaderMalformed"
-                | "IllegalLocationConstraintException",
-            )
-            | (Some(301), _) => StorageError::Unavailable(format!(
-                "{op} {url}: the bucket {bucket} is not in region {} ({status} {code}); set \
-                 AWS_REGION to the bucket's region: {}",
-                self.region, f.detail
-            )),
-            (
-                _,
-                "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken",
-            ) => StorageError::Denied(format!(
-                "{op} {url}: the AWS credentials were refused ({code}); check the role or \
-                     AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-            )),
-            (Some(403), _) | (_, "AccessDenied") => {
-                let action = if op == "GetObject" {
-                    "s3:GetObject"
-                } else {
-                    "s3:PutObject"
-                };
-                let kms = if self.sse_kms_key_id.is_some() {
-                    " (with SSE_KMS_KEY_ID also kms:GenerateDataKey and kms:Decrypt on the key)"
-                } else {
-                    ""
-                };
-                StorageError::Denied(format!(
-                    "{op} {url} was denied ({status} {code}): grant {action} on \
-                     arn:aws:s3:::{bucket}/{key}{kms}, and check the bucket policy"
-                ))
-            }
-            _ => StorageError::Unavailable(format!("{op} {url} failed: {}", f.detail)),
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -503,73 +351,5 @@ impl Storage for S3Store {
 
     fn lost_race(&self) -> Option<String> {
         self.lost.lock().ok().and_then(|l| l.clone())
-    }
-}
-
-fn failure<E>(e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Failure
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    Failure {
-        status: e.raw_response().map(|r| r.status().as_u16()),
-        code: e.code().map(str::to_owned),
-        detail: DisplayErrorContext(&e).to_string(),
-        credentials: credentials_problem(&e),
-    }
-}
-
-/// What the credentials chain said, when it is why the request failed: the SDK reports it
-/// as a dispatch failure, with the chain's error among the sources.
-fn credentials_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        if let Some(c) = err.downcast_ref::<CredentialsError>() {
-            let mut words = c.to_string();
-            let mut source = std::error::Error::source(c);
-            while let Some(s) = source {
-                words.push_str(": ");
-                words.push_str(&s.to_string());
-                source = s.source();
-            }
-            return Some(words);
-        }
-        next = err.source();
-    }
-    None
-}
-
-/// No credentials: which chain was tried, in order, and what to set.
-fn no_credentials(op: &str, url: &str) -> String {
-    let imds = if std::env::var_os("AWS_EC2_METADATA_DISABLED").is_some() {
-        ", not asked because AWS_EC2_METADATA_DISABLED is set"
-    } else {
-        ""
-    };
-    format!(
-        "{op} {url}: no AWS credentials were found. The standard chain tried, in \
-         order: AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for \
-         temporary keys); the shared profile (AWS_PROFILE, else `default`, in \
-         ~/.aws/credentials and ~/.aws/config); web identity (AWS_ROLE_ARN with \
-         AWS_WEB_IDENTITY_TOKEN_FILE, as EKS sets them); the ECS task role; the EC2 instance \
-         role (instance metadata{imds}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
-         run with a role attached; nothing was collected"
-    )
-}
-
-/// S3 answers 409 `ConditionalRequestConflict` (and `OperationAborted`) while another
-/// conditional write to the key is in flight: worth another attempt, like a 5xx.
-#[derive(Debug)]
-struct ConflictIsTransient;
-
-impl ClassifyRetry for ConflictIsTransient {
-    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
-        match ctx.response().map(|r| r.status().as_u16()) {
-            Some(409) => RetryAction::transient_error(),
-            _ => RetryAction::NoActionIndicated,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        "409 conflict is transient"
     }
 }
