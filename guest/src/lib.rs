@@ -9,6 +9,7 @@ mod access_logs;
 mod audit_logs;
 mod checkpoint;
 mod error;
+mod host;
 #[cfg(test)]
 mod hostile_input;
 mod http;
@@ -37,7 +38,7 @@ struct Component;
 
 impl Guest for Component {
     fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
-        pass::run(settings)
+        pass::run(&host::WitHost, settings)
     }
 }
 
