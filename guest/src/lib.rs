@@ -9,6 +9,8 @@ mod access_logs;
 mod audit_logs;
 mod checkpoint;
 mod error;
+#[cfg(test)]
+mod fake_host;
 mod host;
 #[cfg(test)]
 mod hostile_input;
@@ -17,6 +19,8 @@ mod json_scan;
 mod log;
 mod object_key;
 mod pass;
+#[cfg(test)]
+mod pending_page_tests;
 mod rate_budget;
 mod retry;
 mod settings;
