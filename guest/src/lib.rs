@@ -10,12 +10,17 @@ mod audit_logs;
 mod checkpoint;
 mod error;
 #[cfg(test)]
+mod fake_host;
+mod host;
+#[cfg(test)]
 mod hostile_input;
 mod http;
 mod json_scan;
 mod log;
 mod object_key;
 mod pass;
+#[cfg(test)]
+mod pending_page_tests;
 mod rate_budget;
 mod retry;
 mod settings;
@@ -37,7 +42,7 @@ struct Component;
 
 impl Guest for Component {
     fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
-        pass::run(settings)
+        pass::run(&host::WitHost, settings)
     }
 }
 

@@ -5,15 +5,12 @@
 use crate::access_logs;
 use crate::audit_logs;
 use crate::bindings::exports::zendesk::crm::collector::{ResourceOutcome, SetupError, StopCause};
-use crate::bindings::wasi::clocks::monotonic_clock;
-use crate::bindings::zendesk::crm::checkpoint_store::{self, CheckpointError, WriteMode};
-use crate::bindings::zendesk::crm::object_store::{self, PutOutcome, StoreError};
-use crate::bindings::zendesk::crm::pass_control::StopReason;
 use crate::bindings::zendesk::crm::types::Settings;
 use crate::checkpoint::{
     AccessLogsState, AuditLogsState, Checkpoint, LoadError, PendingPage, TicketsState,
 };
 use crate::error::Failure;
+use crate::host::{Host, PutOutcome, StopReason, WriteMode};
 use crate::http::Response;
 use crate::log;
 use crate::object_key::{Stamp, object_key};
@@ -98,6 +95,7 @@ impl From<Failure> for End {
 ///    create-only write finds stored; a restart that asked its usual question (a later window
 ///    end, a last page that has grown) would get a different page and store records again.
 pub struct PageSink<'a> {
+    host: &'a dyn Host,
     settings: &'a PassSettings,
     checkpoint: Checkpoint,
     mode: WriteMode,
@@ -130,7 +128,10 @@ impl<'a> PageSink<'a> {
         path_and_query: &str,
         status_failure: impl FnOnce(u16, &[u8]) -> Failure,
     ) -> Result<Response, End> {
-        match self.retrier.fetch(&self.settings.origin, path_and_query) {
+        match self
+            .retrier
+            .fetch(self.host, &self.settings.origin, path_and_query)
+        {
             Fetched::Response(r) if r.status == 200 => {
                 self.confirm().map_err(End::Fail)?;
                 Ok(r)
@@ -179,7 +180,10 @@ impl<'a> PageSink<'a> {
                 ("records", pending.records.to_string()),
             ],
         );
-        match self.retrier.fetch(&self.settings.origin, &pending.request) {
+        match self
+            .retrier
+            .fetch(self.host, &self.settings.origin, &pending.request)
+        {
             Fetched::Response(r) if r.status == 200 => {
                 self.confirm().map_err(End::Fail)?;
                 self.replaying = Some(pending.clone());
@@ -253,7 +257,7 @@ impl<'a> PageSink<'a> {
         };
         self.checkpoint.pending.insert(resource.to_owned(), again);
         self.save()?;
-        match object_store::put_object(&key, &bytes, content_type) {
+        match self.host.put_object(&key, &bytes, content_type) {
             Ok(PutOutcome::Created) => progress.created += 1,
             Ok(PutOutcome::AlreadyExisted) => {
                 log::info(
@@ -262,7 +266,7 @@ impl<'a> PageSink<'a> {
                 );
                 progress.existing += 1;
             }
-            Err(e) => return Err(Failure::Store(format!("{key}: {}", store_error(e)))),
+            Err(e) => return Err(Failure::Store(format!("{key}: {e}"))),
         }
         self.checkpoint.pending.remove(resource);
         progress.records += records.len() as u64;
@@ -277,7 +281,7 @@ impl<'a> PageSink<'a> {
     /// record's time), how far behind the pass start that is, and the rate since the
     /// resource started. Logged as pages arrive, with no timer of its own.
     fn log_progress(&self, resource: &str, page_records: usize, progress: &Progress, key: String) {
-        let elapsed_ns = monotonic_clock::now().saturating_sub(self.resource_started_ns);
+        let elapsed_ns = self.host.now_ns().saturating_sub(self.resource_started_ns);
         let per_s = (progress.records as u128 * 1_000_000_000) / u128::from(elapsed_ns.max(1));
         let mut fields = vec![
             ("resource", resource.to_owned()),
@@ -306,23 +310,24 @@ impl<'a> PageSink<'a> {
 
     /// Saves the checkpoint as it is now.
     pub fn save(&mut self) -> Result<(), Failure> {
-        save(&self.checkpoint, &mut self.mode).map_err(Failure::Checkpoint)
+        save(self.host, &self.checkpoint, &mut self.mode).map_err(Failure::Checkpoint)
     }
 }
 
-fn save(checkpoint: &Checkpoint, mode: &mut WriteMode) -> Result<(), String> {
-    checkpoint_store::save(&checkpoint.to_bytes(), *mode).map_err(checkpoint_error)?;
+fn save(host: &dyn Host, checkpoint: &Checkpoint, mode: &mut WriteMode) -> Result<(), String> {
+    host.save_checkpoint(&checkpoint.to_bytes(), *mode)?;
     *mode = WriteMode::Replace;
     Ok(())
 }
 
-pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
+pub fn run(host: &dyn Host, settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
     let settings = PassSettings::from_wit(settings).map_err(|e| match e {
         SettingsError::Invalid(m) => SetupError::InvalidSettings(m),
         SettingsError::UnknownResource(m) => SetupError::UnknownResource(m),
     })?;
-    let loaded = checkpoint_store::load()
-        .map_err(|e| SetupError::Checkpoint(format!("load: {}", checkpoint_error(e))))?;
+    let loaded = host
+        .load_checkpoint()
+        .map_err(|e| SetupError::Checkpoint(format!("load: {e}")))?;
     let origin = settings.origin.serialized();
     let (mut checkpoint, mut mode) = match loaded {
         None => (Checkpoint::new(&origin), WriteMode::Create),
@@ -453,7 +458,7 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
         first_runs.push((r.name.clone(), start));
     }
     if !first_runs.is_empty() {
-        save(&checkpoint, &mut mode)
+        save(host, &checkpoint, &mut mode)
             .map_err(|m| SetupError::Checkpoint(format!("first save: {m}")))?;
         for (name, start) in &first_runs {
             log::info(
@@ -467,22 +472,24 @@ pub fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
     }
 
     let mut sink = PageSink {
+        host,
         settings: &settings,
         checkpoint,
         mode,
         retrier: Retrier::new(
+            host,
             settings.retry,
             settings.max_page_bytes,
             settings.pass_start,
             RateBudget::for_pass(&settings),
         ),
         replaying: None,
-        resource_started_ns: monotonic_clock::now(),
+        resource_started_ns: host.now_ns(),
         resource: String::new(),
     };
     let mut outcomes = Vec::with_capacity(settings.resources.len());
     for r in &settings.resources {
-        sink.resource_started_ns = monotonic_clock::now();
+        sink.resource_started_ns = host.now_ns();
         sink.resource = r.name.clone();
         let retries_before = sink.retrier.retries;
         sink.retrier.budget.select(&r.name);
@@ -567,24 +574,6 @@ fn humanize_seconds(s: i64) -> String {
         (0, 0, m) => format!("{m}m {}s", s % 60),
         (0, h, m) => format!("{h}h {m}m"),
         (d, h, _) => format!("{d}d {h}h"),
-    }
-}
-
-fn store_error(e: StoreError) -> String {
-    match e {
-        StoreError::InvalidKey(m) => format!("key refused: {m}"),
-        StoreError::Denied(m) => format!("denied: {m}"),
-        StoreError::Unavailable(m) => format!("unavailable: {m}"),
-        StoreError::Other(m) => m,
-    }
-}
-
-fn checkpoint_error(e: CheckpointError) -> String {
-    match e {
-        CheckpointError::Conflict(m) => format!("conflict: {m}"),
-        CheckpointError::Denied(m) => format!("denied: {m}"),
-        CheckpointError::Unavailable(m) => format!("unavailable: {m}"),
-        CheckpointError::Other(m) => m,
     }
 }
 

@@ -14,8 +14,7 @@
 
 use std::collections::VecDeque;
 
-use crate::bindings::wasi::clocks::monotonic_clock;
-use crate::bindings::zendesk::crm::pass_control::{self, StopReason};
+use crate::host::{Host, StopReason};
 use crate::http::Response;
 use crate::log;
 use crate::settings::{INCREMENTAL_TICKETS, PassSettings};
@@ -229,9 +228,9 @@ impl RateBudget {
     /// Waits on the monotonic clock until the next request fits the budget. Stops instead
     /// when the wait would outlive the pass deadline, or when the host asks to stop while
     /// waiting: the resource then ends at its last stored page.
-    pub fn pace(&mut self) -> Result<(), StopReason> {
+    pub fn pace(&mut self, host: &dyn Host) -> Result<(), StopReason> {
         loop {
-            let now = monotonic_clock::now();
+            let now = host.now_ns();
             let Some((ready, limit)) = self.next_slot(now) else {
                 return Ok(());
             };
@@ -240,7 +239,7 @@ impl RateBudget {
                 .current
                 .map_or("", |i| self.endpoints[i].0.as_str())
                 .to_owned();
-            if let Some(left) = pass_control::time_left_ms()
+            if let Some(left) = host.time_left_ms()
                 && left < wait_ms
             {
                 log::warn(
@@ -263,9 +262,9 @@ impl RateBudget {
                 ],
             );
             // One wait, which the host ends early on a shutdown: nothing runs until then.
-            pass_control::wait_ms(wait_ms);
-            self.waited_ns += monotonic_clock::now().saturating_sub(now);
-            if let Some(reason) = pass_control::stop_requested() {
+            host.wait_ms(wait_ms);
+            self.waited_ns += host.now_ns().saturating_sub(now);
+            if let Some(reason) = host.stop_requested() {
                 return Err(reason);
             }
         }

@@ -5,11 +5,10 @@
 //! pass deadline: the resource then ends cleanly at its last stored page. Every attempt, the
 //! first and each retry, first waits for the rate budget (`rate_budget.rs`).
 
-use crate::bindings::wasi::clocks::monotonic_clock;
-use crate::bindings::zendesk::crm::pass_control::{self, StopReason};
 use crate::bindings::zendesk::crm::types::RetryPolicy;
 use crate::error::Failure;
-use crate::http::{self, HttpError, Response};
+use crate::host::{Host, StopReason};
+use crate::http::{HttpError, Response};
 use crate::log;
 use crate::rate_budget::RateBudget;
 use crate::settings::Origin;
@@ -48,6 +47,7 @@ pub struct Retrier {
 
 impl Retrier {
     pub fn new(
+        host: &dyn Host,
         policy: RetryPolicy,
         max_page_bytes: u64,
         pass_start: i64,
@@ -58,42 +58,41 @@ impl Retrier {
             policy,
             max_page_bytes,
             pass_start,
-            started_ns: monotonic_clock::now(),
+            started_ns: host.now_ns(),
             retries: 0,
             budget,
         }
     }
 
     /// Now in Unix milliseconds: the pass start plus the time elapsed since.
-    fn now_unix_ms(&self) -> i64 {
-        let elapsed_ms = monotonic_clock::now().saturating_sub(self.started_ns) / 1_000_000;
+    fn now_unix_ms(&self, host: &dyn Host) -> i64 {
+        let elapsed_ms = host.now_ns().saturating_sub(self.started_ns) / 1_000_000;
         self.pass_start
             .saturating_mul(1000)
             .saturating_add(i64::try_from(elapsed_ms).unwrap_or(i64::MAX))
     }
 
-    pub fn fetch(&mut self, origin: &Origin, path_and_query: &str) -> Fetched {
+    pub fn fetch(&mut self, host: &dyn Host, origin: &Origin, path_and_query: &str) -> Fetched {
         let mut attempt: u32 = 0;
         loop {
-            if let Some(reason) = pass_control::stop_requested() {
+            if let Some(reason) = host.stop_requested() {
                 return Fetched::Stopped(reason);
             }
-            if let Err(reason) = self.budget.pace() {
+            if let Err(reason) = self.budget.pace(host) {
                 return Fetched::Stopped(reason);
             }
             // No attempt outlives the pass deadline: a slow response ends at it, and the
             // next loop turn stops the resource at its last stored page.
-            let timeout_ms = match pass_control::time_left_ms() {
+            let timeout_ms = match host.time_left_ms() {
                 Some(0) => return Fetched::Stopped(StopReason::Deadline),
                 Some(left) => left.min(self.policy.timeout_ms),
                 None => self.policy.timeout_ms,
             };
-            let result = http::get(origin, path_and_query, timeout_ms, self.max_page_bytes);
-            self.budget
-                .count(monotonic_clock::now(), result.as_ref().ok());
+            let result = host.get(origin, path_and_query, timeout_ms, self.max_page_bytes);
+            self.budget.count(host.now_ns(), result.as_ref().ok());
             let (wait_ms, why) = match result {
                 Ok(r) if r.status == 429 || r.status >= 500 => {
-                    let now_ms = self.now_unix_ms();
+                    let now_ms = self.now_unix_ms(host);
                     let retry_after = r
                         .header("retry-after")
                         .and_then(|v| retry_after_ms(v, now_ms));
@@ -123,7 +122,7 @@ impl Retrier {
                     self.policy.max_backoff_ms / 1000
                 )));
             }
-            if let Some(left) = pass_control::time_left_ms()
+            if let Some(left) = host.time_left_ms()
                 && left < wait_ms
             {
                 log::warn(
@@ -140,7 +139,8 @@ impl Retrier {
                     ("wait_ms", wait_ms.to_string()),
                 ],
             );
-            sleep_ms(wait_ms);
+            // The host ends the wait early on a shutdown; the next turn of the loop then stops.
+            host.wait_ms(wait_ms);
             attempt += 1;
             self.retries += 1;
         }
@@ -214,11 +214,6 @@ fn give_up(why: &str, attempts: u32) -> Failure {
     } else {
         Failure::Transport(m)
     }
-}
-
-/// The host ends the wait early on a shutdown; the next turn of the loop then stops.
-fn sleep_ms(ms: u64) {
-    pass_control::wait_ms(ms);
 }
 
 /// The start of a body for an error message: enough to recognise it, never a whole page.
