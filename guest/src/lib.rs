@@ -15,6 +15,7 @@ mod host;
 #[cfg(test)]
 mod hostile_input;
 mod http;
+mod inspect;
 mod json_scan;
 mod log;
 mod object_key;
@@ -35,7 +36,9 @@ pub(crate) mod bindings {
     });
 }
 
-use bindings::exports::zendesk::crm::collector::{Guest, ResourceOutcome, SetupError};
+use bindings::exports::zendesk::crm::collector::{
+    CheckpointReport, Guest, ResourceOutcome, SetupError,
+};
 use bindings::zendesk::crm::types::Settings;
 
 struct Component;
@@ -44,9 +47,13 @@ impl Guest for Component {
     fn run(settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
         pass::run(&host::WitHost, settings)
     }
+
+    fn inspect(settings: Settings) -> Result<CheckpointReport, SetupError> {
+        inspect::inspect(&host::WitHost, settings)
+    }
 }
 
-// Only the wasm build exports `run`: native builds exist for the unit tests, and a native
+// Only the wasm build exports `run` and `inspect`: native builds exist for the unit tests, and a native
 // shared library cannot carry the component's export names.
 #[cfg(target_arch = "wasm32")]
 bindings::export!(Component with_types_in bindings);

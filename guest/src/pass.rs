@@ -320,16 +320,26 @@ fn save(host: &dyn Host, checkpoint: &Checkpoint, mode: &mut WriteMode) -> Resul
     Ok(())
 }
 
-pub fn run(host: &dyn Host, settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
-    let settings = PassSettings::from_wit(settings).map_err(|e| match e {
+/// The settings, validated.
+pub fn settings(settings: Settings) -> Result<PassSettings, SetupError> {
+    PassSettings::from_wit(settings).map_err(|e| match e {
         SettingsError::Invalid(m) => SetupError::InvalidSettings(m),
         SettingsError::UnknownResource(m) => SetupError::UnknownResource(m),
-    })?;
+    })
+}
+
+/// The stored checkpoint (or a new one for this origin) and how its next save must write it,
+/// refusing one that is corrupt, foreign, newer or another account's. `run` and `inspect` both
+/// read it here, so `check` refuses exactly what a pass would.
+pub fn open_checkpoint(
+    host: &dyn Host,
+    settings: &PassSettings,
+) -> Result<(Checkpoint, WriteMode), SetupError> {
     let loaded = host
         .load_checkpoint()
         .map_err(|e| SetupError::Checkpoint(format!("load: {e}")))?;
     let origin = settings.origin.serialized();
-    let (mut checkpoint, mut mode) = match loaded {
+    let (mut checkpoint, mode) = match loaded {
         None => (Checkpoint::new(&origin), WriteMode::Create),
         Some(bytes) => (
             Checkpoint::parse(&bytes).map_err(|e| match e {
@@ -362,6 +372,12 @@ pub fn run(host: &dyn Host, settings: Settings) -> Result<Vec<ResourceOutcome>, 
         }
         None => {}
     }
+    Ok((checkpoint, mode))
+}
+
+pub fn run(host: &dyn Host, settings: Settings) -> Result<Vec<ResourceOutcome>, SetupError> {
+    let settings = self::settings(settings)?;
+    let (mut checkpoint, mut mode) = open_checkpoint(host, &settings)?;
 
     // A START_TIME that differs from where a resource started: taken while Zendesk never
     // answered that resource (nothing can have been missed), else reported, not used.

@@ -12,7 +12,7 @@ use crate::pass;
 
 const PASS_START: i64 = 1_700_000_000;
 
-fn settings(page_size: u32) -> Settings {
+pub(crate) fn settings(page_size: u32) -> Settings {
     Settings {
         base_url: "http://zendesk.test".into(),
         resources: vec![ResourceRequest {
@@ -43,7 +43,7 @@ fn settings(page_size: u32) -> Settings {
     }
 }
 
-fn tickets(n: i64) -> Vec<(i64, i64)> {
+pub(crate) fn tickets(n: i64) -> Vec<(i64, i64)> {
     (1..=n).map(|id| (id, 1_000 + id)).collect()
 }
 

@@ -14,5 +14,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::zendesk::crm::collector::{ResourceError, ResourceOutcome, SetupError, StopCause};
+pub use exports::zendesk::crm::collector::{
+    CheckpointReport, ResourceError, ResourceOutcome, ResourcePosition, SetupError, StopCause,
+};
 pub use zendesk::crm::types::{OutputFormat, RateBudget, ResourceRequest, RetryPolicy, Settings};

@@ -37,6 +37,11 @@ pub enum Command {
     /// Runs a pass at once and then on an interval, until SIGINT/SIGTERM; prints one JSON
     /// summary line per pass.
     Serve(ServeArgs),
+    /// Tries everything a pass needs without collecting: the configuration, the credentials
+    /// (a token request in the OAuth modes), each resource (one cheap request), the clock, the
+    /// store (writes designed to fail) and the checkpoint. Stores no page and moves no
+    /// checkpoint; prints every problem with its fix.
+    Check(CheckArgs),
     /// Runs one pass like `run` and also writes every HTTP exchange, the settings and the
     /// initial checkpoint to a cassette, which `replay` runs again with no network.
     Record(RecordArgs),
@@ -162,6 +167,16 @@ pub struct RedactArgs {
     /// Where to write the redacted copy.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Prints the report as JSON (schema in docs/operating.md) instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,8 @@ pub enum Exit {
     OAuthGrantGone,
     /// Another process holds the refresh-token file's lock.
     RefreshTokenLocked,
+    /// `check` found a problem (its report says which, and what to change).
+    CheckFailed,
 }
 
 impl Exit {
@@ -56,6 +58,7 @@ impl Exit {
             Exit::OAuthRefused => 10,
             Exit::OAuthGrantGone => 11,
             Exit::RefreshTokenLocked => 12,
+            Exit::CheckFailed => 13,
         }
     }
 }

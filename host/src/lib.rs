@@ -3,6 +3,7 @@
 
 pub mod bindings;
 pub mod cassette;
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
     };
     let exit = match cli.command {
         Command::Run(args) => runtime.block_on(zendesk_crm::commands::run::run(args)),
+        Command::Check(args) => runtime.block_on(zendesk_crm::commands::check::check(args)),
         Command::Serve(args) => runtime.block_on(zendesk_crm::commands::serve::serve(args)),
         Command::Record(args) => runtime.block_on(zendesk_crm::commands::record::record(args)),
         Command::Replay(args) => runtime.block_on(zendesk_crm::commands::replay::replay(args)),

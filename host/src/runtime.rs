@@ -14,7 +14,9 @@ use wasmtime::{
 };
 
 use crate::bindings::zendesk::crm::{checkpoint_store, log, object_store, pass_control, types};
-use crate::bindings::{CollectorComponentPre, ResourceOutcome, Settings, SetupError};
+use crate::bindings::{
+    CheckpointReport, CollectorComponentPre, ResourceOutcome, Settings, SetupError,
+};
 use crate::clock::{Clock, ClockView};
 use crate::imports::PassState;
 
@@ -220,20 +222,7 @@ impl Runtime {
         settings: &Settings,
         hard_limit: Option<tokio::time::Instant>,
     ) -> (PassResult, PassState) {
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.memory);
-        // Yield to tokio at every epoch tick, so the timeout below is polled even while the
-        // guest computes without calling the host.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
-        // Wakes the ticker whenever guest code starts or resumes running.
-        let ticker = Arc::clone(&self.ticker);
-        store.call_hook(move |_, hook| {
-            if hook.exiting_host() {
-                ticker.entered();
-            }
-            Ok(())
-        });
+        let mut store = self.store(state);
         let run = async {
             let started = std::time::Instant::now();
             let instance = self.pre.instantiate_async(&mut store).await?;
@@ -260,6 +249,40 @@ impl Runtime {
             Err(e) => PassResult::Failed(e),
         };
         (result, store.into_data())
+    }
+
+    /// The component's reading of the checkpoint (`check`): where each resource stands, or
+    /// why a pass would refuse it. The component gets a store that refuses writes.
+    pub async fn inspect(
+        &self,
+        state: PassState,
+        settings: &Settings,
+    ) -> anyhow::Result<Result<CheckpointReport, SetupError>> {
+        let mut store = self.store(state);
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        let report = instance
+            .zendesk_crm_collector()
+            .call_inspect(&mut store, settings)
+            .await?;
+        Ok(report)
+    }
+
+    /// A store for one instance: the memory cap, and a yield to tokio at every epoch tick,
+    /// so a timeout is polled even while the guest computes without calling the host.
+    fn store(&self, state: PassState) -> Store<PassState> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        // Wakes the ticker whenever guest code starts or resumes running.
+        let ticker = Arc::clone(&self.ticker);
+        store.call_hook(move |_, hook| {
+            if hook.exiting_host() {
+                ticker.entered();
+            }
+            Ok(())
+        });
+        store
     }
 }
 

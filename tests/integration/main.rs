@@ -10,6 +10,8 @@ mod access_logs;
 mod audit_logs;
 /// Bad input named clearly: no silent reset, no panic, no leaked secret.
 mod bad_input;
+/// `check`: every problem found in one run, nothing collected.
+mod check;
 /// A pass aborted at every failpoint resumes with nothing lost or twice.
 mod crash;
 /// The deployment recipes as shipped: systemd, Kubernetes, the container.

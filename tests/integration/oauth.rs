@@ -307,16 +307,16 @@ fn approve_into(sim: &Simulator, file: &Path) -> String {
     refresh
 }
 
-struct RefreshFeed {
-    c: Collector,
+pub(crate) struct RefreshFeed {
+    pub(crate) c: Collector,
     dir: tempfile::TempDir,
 }
 
 impl RefreshFeed {
-    fn file(&self) -> PathBuf {
+    pub(crate) fn file(&self) -> PathBuf {
         self.dir.path().join("zendesk-refresh-token")
     }
-    fn token(&self) -> String {
+    pub(crate) fn token(&self) -> String {
         std::fs::read_to_string(self.file())
             .unwrap()
             .trim()
@@ -324,7 +324,7 @@ impl RefreshFeed {
     }
 }
 
-fn refresh_feed(sim: &Simulator) -> RefreshFeed {
+pub(crate) fn refresh_feed(sim: &Simulator) -> RefreshFeed {
     let dir = tempfile::tempdir().unwrap();
     let mut c = client_credentials(sim);
     let file = dir.path().join("zendesk-refresh-token");

@@ -19,14 +19,14 @@ const DEFAULT_STATE_KEY: &str = "zendesk/crm/state.json";
 const OUTSIDE_STATE_KEY: &str = "zendesk/crm-state/state.json";
 
 /// A bucket of its own on the shared moto, behind a proxy of its own.
-struct Bucket {
-    moto: &'static Moto,
+pub(crate) struct Bucket {
+    pub(crate) moto: &'static Moto,
     proxy: S3Proxy,
-    name: String,
+    pub(crate) name: String,
 }
 
 impl Bucket {
-    fn new() -> Bucket {
+    pub(crate) fn new() -> Bucket {
         let moto = Moto::shared();
         let name = unique_bucket();
         moto.create_bucket(&name);
@@ -38,7 +38,7 @@ impl Bucket {
     }
 
     /// Configures `c` to store here with `keys`, as a user would (no `--out`).
-    fn attach(&self, c: &mut Collector, keys: &Keys) {
+    pub(crate) fn attach(&self, c: &mut Collector, keys: &Keys) {
         c.without_out()
             .env("S3_BUCKET", &self.name)
             .env("AWS_REGION", "us-east-1")
@@ -56,7 +56,7 @@ impl Bucket {
         c
     }
 
-    fn objects(&self) -> BTreeMap<String, StoredObject> {
+    pub(crate) fn objects(&self) -> BTreeMap<String, StoredObject> {
         self.moto.objects(&self.name)
     }
 
@@ -83,14 +83,14 @@ fn unique_bucket() -> String {
     )
 }
 
-fn unique_user() -> String {
+pub(crate) fn unique_user() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!("collector-{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The README's least-privilege policy: PutObject under the prefix, GetObject and PutObject
 /// on the checkpoint (and its `--reset-state` copies); no ListBucket, no DeleteObject.
-fn least_privilege_policy(bucket: &str, prefix: &str, state_key: &str) -> Value {
+pub(crate) fn least_privilege_policy(bucket: &str, prefix: &str, state_key: &str) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [

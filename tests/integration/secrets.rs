@@ -150,3 +150,27 @@ fn a_pass_failing_at_any_stage_leaks_no_secret_anywhere() {
         assert_no_secret(&everything_stored(&c), &token, &email);
     }
 }
+
+#[test]
+fn check_leaks_no_secret_at_trace_level_whatever_it_finds() {
+    let sim = simulator();
+    sim.add_tickets(1, 5, T0 - 1000);
+    let token = sim.config().api_token.clone();
+    let email = sim.config().email.clone();
+    for (case, audit_logs) in [("all allowed", true), ("a 403", false)] {
+        sim.set_audit_logs_enabled(audit_logs);
+        let mut c = Collector::new(&sim);
+        c.env("RESOURCES", "audit_logs,incremental_tickets")
+            .env("RUST_LOG", TRACE_ALL_BUT_COMPILER);
+        for args in [&[][..], &["--json"][..]] {
+            let output = c.command("check", T0).args(args).output().unwrap();
+            let text = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(text.contains("audit_logs"), "{case}: {text}");
+            assert_no_secret(&text, &token, &email);
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! the summaries and return the process's exit code. `oauth login` is in `oauth_login.rs`,
 //! `redact-cassette` in `cassette/redact.rs`, `completions` and `man` in `help.rs`.
 
+pub mod check;
 pub mod record;
 pub mod replay;
 pub mod run;

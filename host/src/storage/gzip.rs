@@ -73,6 +73,14 @@ impl Storage for Gzipped {
         self.inner.load_checkpoint().await
     }
 
+    async fn probe_reachable(&self) -> Result<String, StorageError> {
+        self.inner.probe_reachable().await
+    }
+
+    async fn probe_write(&self, key: &str) -> Result<(), StorageError> {
+        self.inner.probe_write(key).await
+    }
+
     async fn save_checkpoint(&self, bytes: Vec<u8>, mode: SaveMode) -> Result<(), StorageError> {
         self.inner.save_checkpoint(bytes, mode).await
     }

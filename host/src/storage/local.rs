@@ -29,8 +29,9 @@ pub enum OpenError {
 pub struct LocalStore {
     root: PathBuf,
     state_path: PathBuf,
-    /// Held for the store's lifetime; dropping it releases the lock.
-    _lock: File,
+    /// Held for the store's lifetime; dropping it releases the lock. None for `check`, which
+    /// writes nothing and so needs no lock.
+    _lock: Option<File>,
 }
 
 impl LocalStore {
@@ -66,7 +67,17 @@ impl LocalStore {
         Ok(LocalStore {
             root: root.to_path_buf(),
             state_path,
-            _lock: lock,
+            _lock: Some(lock),
+        })
+    }
+
+    /// The store as `check` sees it: nothing created, no lock taken (a pass may be running).
+    pub fn open_for_check(root: &Path, state_key: &str) -> Result<LocalStore, OpenError> {
+        check_relative(state_key).map_err(OpenError::BadStateKey)?;
+        Ok(LocalStore {
+            root: root.to_path_buf(),
+            state_path: root.join(state_key),
+            _lock: None,
         })
     }
 
@@ -136,6 +147,63 @@ impl Storage for LocalStore {
 
     fn checkpoint_location(&self) -> String {
         self.state_path.display().to_string()
+    }
+
+    async fn probe_reachable(&self) -> Result<String, StorageError> {
+        let root = self.root.clone();
+        blocking(move || match fs::metadata(&root) {
+            Ok(m) if m.is_dir() => Ok(format!("directory {}", root.display())),
+            Ok(_) => Err(StorageError::Unavailable(format!(
+                "{} is not a directory; point --out (OUT_DIR) at a directory",
+                root.display()
+            ))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(format!(
+                "directory {} (not there yet: the first pass creates it)",
+                root.display()
+            )),
+            Err(e) => Err(io_error(&root, e)),
+        })
+        .await
+    }
+
+    async fn probe_write(&self, key: &str) -> Result<(), StorageError> {
+        check_relative(key).map_err(StorageError::InvalidKey)?;
+        let path = self.root.join(key);
+        blocking(move || probe_dir(&path)).await
+    }
+}
+
+/// Whether a file could be created beside `path`: a temporary file of the store's own
+/// pattern (which a pass removes should this one be left) is created and removed in the
+/// nearest directory that exists, since a pass creates the rest.
+fn probe_dir(path: &Path) -> Result<(), StorageError> {
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        // A relative path's last parent is empty: the working directory.
+        let d = if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        };
+        dir = Some(d);
+        match fs::metadata(d) {
+            Ok(m) if m.is_dir() => break,
+            Ok(_) => {
+                return Err(StorageError::Unavailable(format!(
+                    "{} is a file where a directory must be",
+                    d.display()
+                )));
+            }
+            Err(_) => dir = d.parent(),
+        }
+    }
+    let Some(dir) = dir else {
+        return Ok(());
+    };
+    let tmp = temp_path(&dir.join("zendesk-crm-check"));
+    match File::create_new(&tmp) {
+        Ok(_) => fs::remove_file(&tmp).map_err(|e| io_error(&tmp, e)),
+        Err(e) => Err(io_error(dir, e)),
     }
 }
 

@@ -63,6 +63,14 @@ pub trait Storage: Send + Sync {
     /// pass is a first run. Returns where the old one went, or none when there was none.
     async fn reset_checkpoint(&self, now_unix: i64) -> Result<Option<String>, StorageError>;
 
+    /// `check`: whether the store is there, in a sentence for the report (a missing bucket
+    /// is the error; a directory the first pass will create is fine).
+    async fn probe_reachable(&self) -> Result<String, StorageError>;
+
+    /// `check`: whether `key` (a page object's or the checkpoint's) may be written, found by a
+    /// write designed to fail, so that nothing is left that a SIEM would ingest.
+    async fn probe_write(&self, key: &str) -> Result<(), StorageError>;
+
     /// Why this pass may store nothing more, when a concurrent writer advanced the checkpoint
     /// under it (a conditional write that lost). A store that locks instead never says so.
     fn lost_race(&self) -> Option<String> {

@@ -26,7 +26,7 @@ mod bindings {
     });
 }
 
-use bindings::exports::zendesk::crm::collector::SetupError;
+use bindings::exports::zendesk::crm::collector::{CheckpointReport, SetupError};
 use bindings::exports::zendesk::crm::collector::{Guest, ResourceError, ResourceOutcome};
 use bindings::wasi::http::outgoing_handler;
 use bindings::wasi::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
@@ -55,6 +55,12 @@ impl Guest for Misbehave {
             other => return Err(SetupError::UnknownResource(other.to_owned())),
         };
         Ok(vec![outcome(mode, format!("misbehave: {report}"))])
+    }
+
+    fn inspect(_: Settings) -> Result<CheckpointReport, SetupError> {
+        Err(SetupError::Other(
+            "misbehave: no checkpoint to inspect".into(),
+        ))
     }
 }
 

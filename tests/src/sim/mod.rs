@@ -86,6 +86,9 @@ pub struct SimConfig {
     pub access_reset_format: ResetFormat,
     /// The account's OAuth client (oauth.rs).
     pub oauth_client: OAuthClientConfig,
+    /// Send Zendesk's `Date` header, in the simulated clock. Off by default: recorded
+    /// cassettes would then differ with every recording.
+    pub date_header: bool,
 }
 
 /// The shape of `ratelimit-reset` on an access-log 429. The docs say "a date-time"
@@ -113,6 +116,7 @@ impl Default for SimConfig {
             access_rate_window: None,
             access_reset_format: ResetFormat::DateTime,
             oauth_client: OAuthClientConfig::default(),
+            date_header: false,
         }
     }
 }

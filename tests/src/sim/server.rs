@@ -233,6 +233,11 @@ fn finish(
     {
         let mut state = shared.state.lock().unwrap();
         headers.push(("x-request-id", state.next_request_id()));
+        if shared.config.date_header {
+            let now = std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs(u64::try_from(state.clock.now()).unwrap_or(0));
+            headers.push(("date", httpdate::fmt_http_date(now)));
+        }
         if account_headers {
             let AccountHeaders {
                 limit,

@@ -349,6 +349,50 @@ impl Storage for S3Store {
         self.url(&self.state_key)
     }
 
+    async fn probe_reachable(&self) -> Result<String, StorageError> {
+        let bucket = &self.bucket;
+        match self.client.head_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(format!("bucket {bucket} (region {})", self.region)),
+            Err(e) => {
+                let f = failure(e);
+                match f.status {
+                    // HeadBucket needs s3:ListBucket, which the collector does not: a 403
+                    // still says the bucket exists.
+                    Some(403) if f.credentials.is_none() => Ok(format!(
+                        "bucket {bucket} (region {}; this role may not list it, which the                          collector does not need)",
+                        self.region
+                    )),
+                    Some(404) => Err(StorageError::Unavailable(format!(
+                        "the bucket {bucket} does not exist (HeadBucket answered 404); check                          S3_BUCKET and AWS_REGION ({})",
+                        self.region
+                    ))),
+                    _ => Err(self.describe("HeadBucket", "", &f)),
+                }
+            }
+        }
+    }
+
+    async fn probe_write(&self, key: &str) -> Result<(), StorageError> {
+        // `If-Match` a version no object has: S3 authorises the PutObject first (403 without
+        // s3:PutObject), then refuses it (404 for a missing key, 412 for an existing one),
+        // so nothing is written either way.
+        let never = Condition::Version("\"zendesk-crm-check-matches-no-version\"".into());
+        match self
+            .send_put(key, Vec::new(), "application/json", None, never)
+            .await
+        {
+            Err(f) if f.status == Some(412) => Ok(()),
+            Err(f) if f.status == Some(404) && f.code.as_deref() == Some("NoSuchKey") => Ok(()),
+            Err(f) => Err(self.describe("PutObject", key, &f)),
+            Ok(_) => Err(StorageError::Unavailable(format!(
+                "{} accepted a PutObject whose If-Match matched no version, and now holds an \
+                 empty object: this store ignores conditional writes, which exactly-once \
+                 delivery needs (S3 has them since 2024; check the S3-compatible server)",
+                self.url(key)
+            ))),
+        }
+    }
+
     fn lost_race(&self) -> Option<String> {
         self.lost.lock().ok().and_then(|l| l.clone())
     }

@@ -1,0 +1,115 @@
+//! `inspect`: where the checkpoint stands, for the host's `check` command. It reads the
+//! checkpoint through the same [`pass::open_checkpoint`] as a pass, so it refuses exactly what
+//! a pass would, and it makes no request and saves nothing.
+
+use crate::bindings::exports::zendesk::crm::collector::{
+    CheckpointReport, ResourcePosition, SetupError,
+};
+use crate::bindings::zendesk::crm::types::Settings;
+use crate::checkpoint::Checkpoint;
+use crate::host::{Host, WriteMode};
+use crate::pass;
+use crate::settings::{ACCESS_LOGS, AUDIT_LOGS, INCREMENTAL_TICKETS};
+
+pub fn inspect(host: &dyn Host, settings: Settings) -> Result<CheckpointReport, SetupError> {
+    let settings = pass::settings(settings)?;
+    let (checkpoint, mode) = pass::open_checkpoint(host, &settings)?;
+    let exists = mode == WriteMode::Replace;
+    let resources = settings
+        .resources
+        .iter()
+        .map(|r| position(&checkpoint, &r.name))
+        .collect();
+    Ok(CheckpointReport {
+        exists,
+        origin: checkpoint.origin.filter(|_| exists),
+        resources,
+    })
+}
+
+fn position(checkpoint: &Checkpoint, name: &str) -> ResourcePosition {
+    let resources = &checkpoint.resources;
+    let (started, start, reached, has_cursor) = match name {
+        INCREMENTAL_TICKETS => match &resources.incremental_tickets {
+            Some(t) => (true, Some(t.start_time), None, t.cursor.is_some()),
+            None => (false, None, None, false),
+        },
+        AUDIT_LOGS => match &resources.audit_logs {
+            Some(a) => (true, None, Some(a.high_water), false),
+            None => (false, None, None, false),
+        },
+        ACCESS_LOGS => match &resources.access_logs {
+            Some(a) => (true, Some(a.start), Some(a.high_water), false),
+            None => (false, None, None, false),
+        },
+        _ => (false, None, None, false),
+    };
+    ResourcePosition {
+        name: name.to_owned(),
+        started,
+        start,
+        reached,
+        has_cursor,
+        pending: checkpoint.pending.contains_key(name),
+        unconfirmed: checkpoint.unconfirmed.contains(name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake_host::FakeHost;
+    use crate::pending_page_tests::{settings, tickets};
+
+    #[test]
+    fn no_checkpoint_is_a_first_run_and_inspecting_writes_nothing() {
+        let host = FakeHost::default();
+        let report = inspect(&host, settings(10)).expect("inspected");
+        assert!(!report.exists);
+        assert_eq!(report.origin, None);
+        assert!(!report.resources[0].started);
+        assert!(
+            host.checkpoint.borrow().is_none(),
+            "inspect saved a checkpoint"
+        );
+        assert_eq!(*host.steps.borrow(), 0, "inspect wrote");
+        assert!(host.requests.borrow().is_empty(), "inspect sent a request");
+    }
+
+    #[test]
+    fn a_pass_cut_after_its_put_shows_the_pending_page_and_its_start() {
+        // Step 1 fixes the start, 2 saves the pending page, 3 puts it, 4 would advance.
+        let host = FakeHost {
+            fail_at: Some(4),
+            ..FakeHost::default()
+        };
+        host.tickets.replace(tickets(25));
+        let _ = pass::run(&host, settings(10));
+        let before = host.checkpoint.borrow().clone();
+        let report = inspect(&host, settings(10)).expect("inspected");
+        let tickets = &report.resources[0];
+        assert!(report.exists);
+        assert_eq!(report.origin.as_deref(), Some("http://zendesk.test"));
+        assert!(tickets.started && tickets.pending && !tickets.unconfirmed);
+        assert_eq!(tickets.start, Some(0));
+        assert_eq!(
+            *host.checkpoint.borrow(),
+            before,
+            "inspect changed the checkpoint"
+        );
+    }
+
+    #[test]
+    fn another_accounts_checkpoint_is_refused_as_a_pass_refuses_it() {
+        let host = FakeHost::default();
+        host.checkpoint.replace(Some(
+            Checkpoint::new("https://other.zendesk.com").to_bytes(),
+        ));
+        match inspect(&host, settings(10)) {
+            Err(SetupError::ForeignCheckpoint(why)) => {
+                assert!(why.contains("https://other.zendesk.com"), "{why}")
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+}
