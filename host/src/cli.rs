@@ -374,7 +374,7 @@ pub struct RunArgs {
     #[arg(
         long,
         env = "S3_PREFIX",
-        default_value = "zendesk/crm/",
+        default_value = crate::config::DEFAULT_PREFIX,
         hide_env_values = true
     )]
     pub s3_prefix: String,
@@ -391,6 +391,16 @@ pub struct RunArgs {
     /// S3 bucket that holds the objects and the checkpoint (instead of a local directory).
     #[arg(long, env = "S3_BUCKET", hide_env_values = true)]
     pub s3_bucket: Option<String>,
+
+    /// Google Cloud Storage bucket that holds the objects and the checkpoint (instead of S3 or
+    /// a local directory). `STORAGE_EMULATOR_HOST` points it at an emulator.
+    #[arg(long, env = "GCS_BUCKET", hide_env_values = true)]
+    pub gcs_bucket: Option<String>,
+
+    /// The prefix of page objects under the name Google's Cloud Storage guide gives it (an
+    /// alias of S3_PREFIX; setting both is an error).
+    #[arg(long, env = "GCS_PREFIX", hide_env_values = true)]
+    pub gcs_prefix: Option<String>,
 
     /// S3-compatible endpoint URL, e.g. `http://127.0.0.1:9000` (also `AWS_ENDPOINT_URL_S3` or
     /// `AWS_ENDPOINT_URL`); any endpoint switches to path-style addressing.

@@ -9,12 +9,16 @@ use crate::bindings::{OutputFormat, RateBudget, ResourceRequest, RetryPolicy, Se
 use crate::cli::{CompressionArg, OutputFormatArg, RunArgs};
 use crate::credentials::{AuthMode, Credentials, CredentialsError, OAuthSettings};
 use crate::egress::{EgressPolicy, OriginError};
+use crate::storage::gcs::GcsSettings;
 use crate::storage::gzip::Compression;
 use crate::storage::normalize_prefix;
 use crate::storage::s3::S3Settings;
 
 /// The local store's directory when neither `--out` nor `S3_BUCKET` is set.
 pub(crate) const DEFAULT_OUT: &str = "zendesk-crm-data";
+
+/// `S3_PREFIX`'s default (the guide's).
+pub(crate) const DEFAULT_PREFIX: &str = "zendesk/crm/";
 
 /// First back-off after a 5xx or transport error; doubles on each retry.
 const INITIAL_BACKOFF_MS: u64 = 1_000;
@@ -32,8 +36,20 @@ pub enum ConfigError {
          directory)"
     )]
     TwoStores,
+    #[error(
+        "GCS_BUCKET is set together with {0}: choose one store (Google Cloud Storage, S3, or a \
+         local directory)"
+    )]
+    GcsAndAnotherStore(&'static str),
+    #[error("set only one of S3_PREFIX and GCS_PREFIX (the same setting under two names)")]
+    TwoPrefixes,
     #[error("SSE_KMS_KEY_ID is set without S3_BUCKET: the local store does not encrypt")]
     KmsWithoutS3,
+    #[error(
+        "SSE_KMS_KEY_ID is set with GCS_BUCKET: it is S3's setting; set the bucket's default \
+         Cloud KMS key in Cloud Storage instead"
+    )]
+    KmsWithGcs,
     #[error("{0} must be at least 1")]
     Zero(&'static str),
     #[error(transparent)]
@@ -141,6 +157,8 @@ pub struct StoreConfig {
     pub out: PathBuf,
     /// Set when S3 holds the objects and the checkpoint (`out` is then unused).
     pub s3: Option<S3Settings>,
+    /// Set when Google Cloud Storage holds them (`out` is then unused).
+    pub gcs: Option<GcsSettings>,
     pub compression: Compression,
     pub reset_state: bool,
 }
@@ -179,15 +197,41 @@ impl PassConfig {
         env: &dyn Fn(&str) -> Option<String>,
         credentials: impl FnOnce(&RunArgs) -> Result<Credentials, CredentialsError>,
     ) -> Result<PassConfig, ConfigError> {
+        let mut args = args;
         let mut problems: Vec<ConfigError> = Vec::new();
         let bucket = args.s3_bucket.clone().filter(|b| !b.is_empty());
         if bucket.is_some() && args.out.is_some() {
             problems.push(ConfigError::TwoStores);
         }
+        let gcs_bucket = args.gcs_bucket.clone().filter(|b| !b.is_empty());
+        if gcs_bucket.is_some() {
+            if bucket.is_some() {
+                problems.push(ConfigError::GcsAndAnotherStore("S3_BUCKET"));
+            }
+            if args.out.is_some() {
+                problems.push(ConfigError::GcsAndAnotherStore("--out (ZENDESK_CRM_OUT)"));
+            }
+        }
+        if let Some(prefix) = args.gcs_prefix.take() {
+            // S3_PREFIX has a default, so "set" means given in the environment or by a flag.
+            if env("S3_PREFIX").is_some() || args.s3_prefix != DEFAULT_PREFIX {
+                problems.push(ConfigError::TwoPrefixes);
+            }
+            args.s3_prefix = prefix;
+        }
         let sse_kms_key_id = args.sse_kms_key_id.clone().filter(|k| !k.is_empty());
-        if bucket.is_none() && sse_kms_key_id.is_some() {
+        if gcs_bucket.is_some() && sse_kms_key_id.is_some() {
+            problems.push(ConfigError::KmsWithGcs);
+        } else if bucket.is_none() && sse_kms_key_id.is_some() {
             problems.push(ConfigError::KmsWithoutS3);
         }
+        let gcs = gcs_bucket.map(|bucket| GcsSettings {
+            bucket,
+            state_key: args.state_key.clone(),
+            emulator: env("STORAGE_EMULATOR_HOST").filter(|h| !h.is_empty()),
+            endpoint: env("ZENDESK_CRM_GCS_ENDPOINT").filter(|h| !h.is_empty()),
+            attempt_timeout: Duration::from_secs(args.http_timeout.max(1)),
+        });
         // The flag, then the SDK's own variables (read here so that any of them means
         // path-style addressing).
         let endpoint = args
@@ -300,6 +344,7 @@ impl PassConfig {
                 state_key: args.state_key,
                 out: args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT)),
                 s3,
+                gcs,
                 compression: match args.output_compression {
                     CompressionArg::None => Compression::None,
                     CompressionArg::Gzip => Compression::Gzip,
@@ -578,6 +623,45 @@ mod tests {
         for part in ["https", "ZENDESK_EMAIL", "RESOURCES is empty", "MAX_PAGES"] {
             assert!(text.contains(part), "{part} missing from: {text}");
         }
+    }
+
+    #[test]
+    fn gcs_bucket_selects_gcs_and_refuses_a_second_store() {
+        let c = s3_config(
+            &["--gcs-bucket", "g"],
+            &[("STORAGE_EMULATOR_HOST", "127.0.0.1:4443")],
+        )
+        .unwrap();
+        let gcs = c.store.gcs.expect("GCS selected");
+        assert_eq!(gcs.bucket, "g");
+        assert_eq!(gcs.emulator.as_deref(), Some("127.0.0.1:4443"));
+        assert!(c.store.s3.is_none());
+        assert!(matches!(
+            s3_config(&["--gcs-bucket", "g", "--s3-bucket", "b"], &[]),
+            Err(ConfigError::GcsAndAnotherStore("S3_BUCKET"))
+        ));
+        assert!(matches!(
+            s3_config(&["--gcs-bucket", "g", "--out", "dir"], &[]),
+            Err(ConfigError::GcsAndAnotherStore(_))
+        ));
+        assert!(matches!(
+            s3_config(&["--gcs-bucket", "g", "--sse-kms-key-id", "k"], &[]),
+            Err(ConfigError::KmsWithGcs)
+        ));
+    }
+
+    #[test]
+    fn gcs_prefix_is_an_alias_of_s3_prefix_and_both_together_are_refused() {
+        let c = s3_config(&["--gcs-bucket", "g", "--gcs-prefix", "logs/zd/"], &[]).unwrap();
+        assert_eq!(c.store.prefix, "logs/zd/");
+        assert!(matches!(
+            s3_config(&["--gcs-prefix", "a/", "--s3-prefix", "b/"], &[]),
+            Err(ConfigError::TwoPrefixes)
+        ));
+        assert!(matches!(
+            s3_config(&["--gcs-prefix", "a/"], &[("S3_PREFIX", "zendesk/crm/")]),
+            Err(ConfigError::TwoPrefixes)
+        ));
     }
 
     #[test]

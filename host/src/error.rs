@@ -17,6 +17,8 @@ pub enum HostError {
     Replay(String),
     #[error("{0}")]
     S3(#[from] crate::storage::s3::OpenError),
+    #[error("{0}")]
+    Gcs(#[from] crate::storage::gcs::OpenError),
     #[error(transparent)]
     LocalStore(#[from] crate::storage::local::OpenError),
     #[error("{0}")]
@@ -41,6 +43,7 @@ impl HostError {
             HostError::Feeds(e) => e.exit(),
             HostError::Component(_) => Exit::Internal,
             HostError::Replay(_) | HostError::S3(_) | HostError::NoInterval => Exit::Config,
+            HostError::Gcs(_) => Exit::Config,
             HostError::Metrics { .. } => Exit::Config,
             HostError::LocalStore(Local::Locked(_)) => Exit::CheckpointLocked,
             HostError::LocalStore(Local::BadStateKey(_)) => Exit::Config,
@@ -56,6 +59,7 @@ impl HostError {
             HostError::Component(_) => "cannot load the component",
             HostError::Replay(_) => "cannot replay",
             HostError::S3(_) => "cannot configure S3",
+            HostError::Gcs(_) => "cannot configure Google Cloud Storage",
             HostError::LocalStore(Local::Locked(_)) => {
                 "checkpoint is locked; is another pass running?"
             }

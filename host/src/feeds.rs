@@ -101,6 +101,8 @@ struct Entry {
     out: Option<PathBuf>,
     /// This feed's S3 bucket (instead of a local `out`).
     s3_bucket: Option<String>,
+    /// This feed's Google Cloud Storage bucket.
+    gcs_bucket: Option<String>,
     every: Option<Spanned<String>>,
     start_time: Option<i64>,
     max_pages: Option<u32>,
@@ -301,14 +303,17 @@ pub fn parse(
         }
         if let Some(prefix) = entry.prefix {
             args.s3_prefix = prefix;
+            // The feed's own prefix replaces the process's under either name.
+            args.gcs_prefix = None;
         }
         if let Some(state_key) = entry.state_key {
             args.state_key = state_key;
         }
         // A feed's own store replaces the process's: a bucket or a directory, not both.
-        if entry.out.is_some() || entry.s3_bucket.is_some() {
+        if entry.out.is_some() || entry.s3_bucket.is_some() || entry.gcs_bucket.is_some() {
             args.out = entry.out;
             args.s3_bucket = entry.s3_bucket;
+            args.gcs_bucket = entry.gcs_bucket;
         }
         if entry.start_time.is_some() {
             args.start_time = entry.start_time;
@@ -316,9 +321,11 @@ pub fn parse(
         if let Some(max_pages) = entry.max_pages {
             args.max_pages = max_pages;
         }
-        let checkpoint = match args.s3_bucket.as_deref().filter(|b| !b.is_empty()) {
-            Some(bucket) => PathBuf::from(format!("s3://{bucket}/{}", args.state_key)),
-            None => args
+        let non_empty = |b: &Option<String>| b.clone().filter(|b| !b.is_empty());
+        let checkpoint = match (non_empty(&args.s3_bucket), non_empty(&args.gcs_bucket)) {
+            (Some(bucket), _) => PathBuf::from(format!("s3://{bucket}/{}", args.state_key)),
+            (None, Some(bucket)) => PathBuf::from(format!("gs://{bucket}/{}", args.state_key)),
+            (None, None) => args
                 .out
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_OUT))
@@ -642,6 +649,38 @@ state_key = "beta/state.json"
         );
         assert!(
             error(&both).contains("choose one store"),
+            "{}",
+            error(&both)
+        );
+    }
+
+    #[test]
+    fn a_feed_may_store_in_a_gcs_bucket_of_its_own_but_not_also_in_s3() {
+        let text = TWO.replace(
+            "state_key = \"acme/state.json\"",
+            "state_key = \"acme/state.json\"\ngcs_bucket = \"acme-gcs\"",
+        );
+        let feeds = parse_str(&text).unwrap();
+        let gcs = feeds[0]
+            .config
+            .store
+            .gcs
+            .as_ref()
+            .expect("acme stores in GCS");
+        assert_eq!(
+            (gcs.bucket.as_str(), gcs.state_key.as_str()),
+            ("acme-gcs", "acme/state.json")
+        );
+        assert!(
+            feeds[1].config.store.gcs.is_none(),
+            "beta keeps the local store"
+        );
+        let both = text.replace(
+            "gcs_bucket = \"acme-gcs\"",
+            "gcs_bucket = \"acme-gcs\"\ns3_bucket = \"acme-logs\"",
+        );
+        assert!(
+            error(&both).contains("GCS_BUCKET is set together with S3_BUCKET"),
             "{}",
             error(&both)
         );

@@ -256,9 +256,11 @@ fn the_configuration_table_and_the_command_line_agree() {
             );
         }
         for var in vars {
-            // Read by the AWS SDK's own chain; every other variable is read by our code.
+            // Read by the AWS SDK's own chain, or Google's Application Default Credentials;
+            // every other variable is read by our code.
             let read = envs.contains(var.as_str())
                 || var.starts_with("AWS_")
+                || var == "GOOGLE_APPLICATION_CREDENTIALS"
                 || source.contains(&format!("\"{var}\""))
                 || var
                     .strip_suffix("_FILE")

@@ -24,6 +24,8 @@ mod embedding;
 mod feeds;
 /// What a new user meets: messages, colour, progress, completions, version.
 mod first_hour;
+/// Google Cloud Storage against an emulator behind an enforcing proxy.
+mod gcs;
 /// Nothing leaves the configured origin, whatever a response says.
 mod hostile;
 /// A component that loops, allocates or escapes is stopped and named.

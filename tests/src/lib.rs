@@ -1,5 +1,6 @@
 //! A Zendesk Support API simulator and the helpers the collector's tests share.
 
+pub mod gcs;
 pub mod raw_http;
 pub mod s3;
 pub mod sim;

@@ -12,6 +12,7 @@ use crate::egress::Egress;
 use crate::imports::PassState;
 use crate::runtime::Runtime;
 use crate::stats::PassStats;
+use crate::storage::gcs::GcsStore;
 use crate::storage::local::LocalStore;
 use crate::storage::s3::S3Store;
 use crate::storage::{KeyPolicy, Put, SaveMode, Storage, StorageError};
@@ -21,9 +22,10 @@ const PROBE_KEY: &str = "zendesk-crm-check.probe";
 
 /// Where the checkpoint of `config` lives, for the report when the store cannot be opened.
 pub fn location(config: &PassConfig) -> String {
-    match &config.store.s3 {
-        Some(s3) => format!("s3://{}/{}", s3.bucket, config.store.state_key),
-        None => config
+    match (&config.store.s3, &config.store.gcs) {
+        (Some(s3), _) => format!("s3://{}/{}", s3.bucket, config.store.state_key),
+        (None, Some(gcs)) => format!("gs://{}/{}", gcs.bucket, config.store.state_key),
+        (None, None) => config
             .store
             .out
             .join(&config.store.state_key)
@@ -42,8 +44,8 @@ pub async fn check(
             .map(|c| Finding::not_checked(c, format!("not checked: {why}")))
             .collect::<Vec<_>>()
     };
-    let store: Arc<dyn Storage> = match &config.store.s3 {
-        Some(s3) => match S3Store::open(s3.clone()).await {
+    let store: Arc<dyn Storage> = match (&config.store.s3, &config.store.gcs) {
+        (Some(s3), _) => match S3Store::open(s3.clone()).await {
             Ok(store) => Arc::new(store),
             Err(e) => {
                 let mut findings = vec![Finding::problem("store", e.to_string(), None)];
@@ -51,14 +53,24 @@ pub async fn check(
                 return (findings, None);
             }
         },
-        None => match LocalStore::open_for_check(&config.store.out, &config.store.state_key) {
+        (None, Some(gcs)) => match GcsStore::open(gcs.clone()).await {
             Ok(store) => Arc::new(store),
             Err(e) => {
                 let mut findings = vec![Finding::problem("store", e.to_string(), None)];
-                findings.extend(not_checked("the directory cannot be used"));
+                findings.extend(not_checked("the Cloud Storage client could not be set up"));
                 return (findings, None);
             }
         },
+        (None, None) => {
+            match LocalStore::open_for_check(&config.store.out, &config.store.state_key) {
+                Ok(store) => Arc::new(store),
+                Err(e) => {
+                    let mut findings = vec![Finding::problem("store", e.to_string(), None)];
+                    findings.extend(not_checked("the directory cannot be used"));
+                    return (findings, None);
+                }
+            }
+        }
     };
     let mut findings = Vec::new();
     match store.probe_reachable().await {

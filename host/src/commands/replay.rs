@@ -94,6 +94,7 @@ fn replay_config(args: &ReplayArgs, c: &Cassette) -> anyhow::Result<PassConfig> 
             state_key: c.host.state_key.clone(),
             out: args.out.clone(),
             s3: None,
+            gcs: None,
             compression: crate::storage::gzip::Compression::None,
             reset_state: false,
         },

@@ -1,6 +1,7 @@
 //! Where objects and the checkpoint are kept: one trait, one module per backend. The key
 //! policy lives here so every backend refuses the same keys.
 
+pub mod gcs;
 pub mod gzip;
 mod keys;
 pub mod local;

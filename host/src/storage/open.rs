@@ -1,4 +1,4 @@
-//! Opening the configured store for one pass: S3, or the local directory (taking its lock and
+//! Opening the configured store for one pass: S3, Google Cloud Storage, or the local directory (taking its lock and
 //! tidying what a killed pass left), `--reset-state` applied the same way for either, and the
 //! output compression wrapped around it.
 
@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::config::PassConfig;
 use crate::error::HostError;
+use crate::storage::gcs::GcsStore;
 use crate::storage::local::{self, LocalStore};
 use crate::storage::s3::S3Store;
 use crate::storage::{Storage, gzip};
@@ -16,22 +17,21 @@ pub async fn open(
     pass_start: i64,
     reset: bool,
 ) -> Result<Arc<dyn Storage>, HostError> {
-    let store: Arc<dyn Storage> = match &config.store.s3 {
-        Some(s3) => {
-            if config.state_key_under_prefix() {
-                tracing::warn!(
-                    state_key = %config.store.state_key,
-                    prefix = %config.store.prefix,
-                    "STATE_KEY lies under S3_PREFIX: the SIEM feed ingests every checkpoint \
-                     write as a log, and a feed with source deletion deletes it (the next pass \
-                     would be a first run); set STATE_KEY outside the prefix, e.g. \
-                     zendesk/crm-state/state.json"
-                );
-            }
-            let store = S3Store::open(s3.clone()).await?;
-            Arc::new(store)
-        }
-        None => Arc::new(open_local(config).await?),
+    let bucket = config.store.s3.is_some() || config.store.gcs.is_some();
+    if bucket && config.state_key_under_prefix() {
+        tracing::warn!(
+            state_key = %config.store.state_key,
+            prefix = %config.store.prefix,
+            "STATE_KEY lies under the object prefix (S3_PREFIX or GCS_PREFIX): the SIEM feed \
+             ingests every checkpoint write as a log, and a feed with source deletion deletes \
+             it (the next pass would be a first run); set STATE_KEY outside the prefix, e.g. \
+             zendesk/crm-state/state.json"
+        );
+    }
+    let store: Arc<dyn Storage> = match (&config.store.s3, &config.store.gcs) {
+        (Some(s3), _) => Arc::new(S3Store::open(s3.clone()).await?),
+        (None, Some(gcs)) => Arc::new(GcsStore::open(gcs.clone()).await?),
+        (None, None) => Arc::new(open_local(config).await?),
     };
     if reset {
         reset_checkpoint(store.as_ref(), config, pass_start).await?;
@@ -71,7 +71,7 @@ async fn reset_checkpoint(
     config: &PassConfig,
     pass_start: i64,
 ) -> Result<(), HostError> {
-    let how = if config.store.s3.is_some() {
+    let how = if config.store.s3.is_some() || config.store.gcs.is_some() {
         "copied"
     } else {
         "moved"
