@@ -155,7 +155,8 @@ fn s3_holds_the_same_keys_and_bodies_as_a_local_directory_across_passes() {
         assert_eq!(stored, expected, "round {round}");
         // The default STATE_KEY lies in the feed's prefix: every pass says so.
         assert!(
-            a.stderr.contains("STATE_KEY lies under S3_PREFIX"),
+            a.stderr
+                .contains("STATE_KEY lies under the object prefix (S3_PREFIX"),
             "{}",
             a.stderr
         );
