@@ -7,13 +7,14 @@ use crate::bindings::exports::zendesk::crm::collector::{
 };
 use crate::bindings::zendesk::crm::types::Settings;
 use crate::checkpoint::Checkpoint;
+use crate::collect::Position;
 use crate::host::{Host, WriteMode};
 use crate::pass;
-use crate::settings::{ACCESS_LOGS, AUDIT_LOGS, INCREMENTAL_TICKETS};
+use crate::resources;
 
 pub fn inspect(host: &dyn Host, settings: Settings) -> Result<CheckpointReport, SetupError> {
-    let settings = pass::settings(settings)?;
-    let (checkpoint, mode) = pass::open_checkpoint(host, &settings)?;
+    let settings = pass::settings(settings, resources::ALL)?;
+    let (checkpoint, mode) = pass::open_checkpoint(host, &settings, resources::ALL)?;
     let exists = mode == WriteMode::Replace;
     let resources = settings
         .resources
@@ -28,25 +29,15 @@ pub fn inspect(host: &dyn Host, settings: Settings) -> Result<CheckpointReport, 
 }
 
 fn position(checkpoint: &Checkpoint, name: &str) -> ResourcePosition {
-    let resources = &checkpoint.resources;
-    let (started, start, reached, has_cursor) = match name {
-        INCREMENTAL_TICKETS => match &resources.incremental_tickets {
-            Some(t) => (true, Some(t.start_time), None, t.cursor.is_some()),
-            None => (false, None, None, false),
-        },
-        AUDIT_LOGS => match &resources.audit_logs {
-            Some(a) => (true, None, Some(a.high_water), false),
-            None => (false, None, None, false),
-        },
-        ACCESS_LOGS => match &resources.access_logs {
-            Some(a) => (true, Some(a.start), Some(a.high_water), false),
-            None => (false, None, None, false),
-        },
-        _ => (false, None, None, false),
-    };
+    let at = resources::find(resources::ALL, name).and_then(|r| r.position(checkpoint));
+    let Position {
+        start,
+        reached,
+        has_cursor,
+    } = at.unwrap_or_default();
     ResourcePosition {
         name: name.to_owned(),
-        started,
+        started: at.is_some(),
         start,
         reached,
         has_cursor,

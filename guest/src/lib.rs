@@ -5,9 +5,8 @@
 //! secret and knows nothing of S3. This file holds only the bindings and the export; the logic
 //! lives in one module per concept.
 
-mod access_logs;
-mod audit_logs;
 mod checkpoint;
+mod collect;
 mod error;
 #[cfg(test)]
 mod fake_host;
@@ -23,9 +22,10 @@ mod pass;
 #[cfg(test)]
 mod pending_page_tests;
 mod rate_budget;
+mod resources;
 mod retry;
 mod settings;
-mod tickets;
+mod sink;
 
 /// The only `generate!` in the guest: every other module uses the plain Rust types below.
 pub(crate) mod bindings {

@@ -17,21 +17,10 @@ use std::collections::VecDeque;
 use crate::host::{Host, StopReason};
 use crate::http::Response;
 use crate::log;
-use crate::settings::{INCREMENTAL_TICKETS, PassSettings};
+use crate::settings::PassSettings;
 
 const NS_PER_MS: u64 = 1_000_000;
 const NS_PER_S: u64 = 1_000_000_000;
-
-/// An endpoint's documented limit per window (a minute on Zendesk); none = only the
-/// account's. The incremental exports allow 10 (30 with the High Volume add-on, a setting),
-/// access logs 50; audit logs have no limit of their own.
-pub fn default_limit(resource: &str) -> Option<u32> {
-    match resource {
-        INCREMENTAL_TICKETS => Some(10),
-        "access_logs" => Some(50),
-        _ => None,
-    }
-}
 
 /// Which limit holds a request back, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +116,7 @@ pub struct RateBudget {
 }
 
 impl RateBudget {
-    /// `endpoints`: each resource with its requests per window (none = its default).
+    /// `endpoints`: each resource with its requests per window (none = only the account's).
     pub fn new(
         window_ms: u64,
         account_requests: u32,
@@ -138,10 +127,7 @@ impl RateBudget {
             account: Window::new(account_requests),
             endpoints: endpoints
                 .into_iter()
-                .map(|(name, limit)| {
-                    let limit = limit.or_else(|| default_limit(&name));
-                    (name, limit.map(Window::new))
-                })
+                .map(|(name, limit)| (name, limit.map(Window::new)))
                 .collect(),
             current: None,
             ceiling: None,
@@ -149,14 +135,21 @@ impl RateBudget {
         }
     }
 
-    pub fn for_pass(settings: &PassSettings) -> RateBudget {
+    /// The budget of a pass: each resource's configured limit, else its endpoint's documented
+    /// one (`default_limit`, a minute's worth on Zendesk).
+    pub fn for_pass(
+        settings: &PassSettings,
+        default_limit: impl Fn(&str) -> Option<u32>,
+    ) -> RateBudget {
         RateBudget::new(
             settings.rate_window_ms,
             settings.account_requests,
-            settings
-                .resources
-                .iter()
-                .map(|r| (r.name.clone(), r.requests_per_window)),
+            settings.resources.iter().map(|r| {
+                (
+                    r.name.clone(),
+                    r.requests_per_window.or_else(|| default_limit(&r.name)),
+                )
+            }),
         )
     }
 
@@ -274,6 +267,7 @@ impl RateBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::INCREMENTAL_TICKETS;
 
     const MS: u64 = NS_PER_MS;
 
@@ -288,17 +282,16 @@ mod tests {
         }
     }
 
+    /// The ticket export's budget: `limit`, else its documented 10 a window.
     fn tickets(limit: Option<u32>) -> RateBudget {
+        let limit = limit.or(Some(10));
         let mut b = RateBudget::new(1000, 200, [(INCREMENTAL_TICKETS.to_owned(), limit)]);
         b.select(INCREMENTAL_TICKETS);
         b
     }
 
     #[test]
-    fn the_ticket_export_defaults_to_ten_a_window_and_access_logs_to_fifty() {
-        assert_eq!(default_limit(INCREMENTAL_TICKETS), Some(10));
-        assert_eq!(default_limit("access_logs"), Some(50));
-        assert_eq!(default_limit("audit_logs"), None);
+    fn ten_a_window_lets_ten_requests_go_at_once_then_waits_a_window() {
         let mut b = tickets(None);
         for i in 0..10 {
             assert_eq!(b.next_slot(i * MS), None, "request {i} goes at once");
@@ -349,7 +342,7 @@ mod tests {
             2,
             [
                 ("audit_logs".to_owned(), None),
-                (INCREMENTAL_TICKETS.to_owned(), None),
+                (INCREMENTAL_TICKETS.to_owned(), Some(10)),
             ],
         );
         b.select("audit_logs");
@@ -382,7 +375,7 @@ mod tests {
 
     #[test]
     fn the_reset_is_bounded_by_the_window() {
-        let mut b = RateBudget::new(60_000, 200, [(INCREMENTAL_TICKETS.to_owned(), None)]);
+        let mut b = RateBudget::new(60_000, 200, [(INCREMENTAL_TICKETS.to_owned(), Some(10))]);
         b.select(INCREMENTAL_TICKETS);
         let r = response(
             200,

@@ -47,11 +47,10 @@ impl Origin {
     }
 }
 
-/// Resource names this component collects.
+/// Resource names this component collects (the registry is `crate::resources::ALL`).
 pub const INCREMENTAL_TICKETS: &str = "incremental_tickets";
 pub const AUDIT_LOGS: &str = "audit_logs";
 pub const ACCESS_LOGS: &str = "access_logs";
-pub const KNOWN_RESOURCES: &[&str] = &[AUDIT_LOGS, INCREMENTAL_TICKETS, ACCESS_LOGS];
 
 /// One requested resource after validation.
 #[derive(Debug, Clone)]
@@ -110,18 +109,19 @@ impl PassSettings {
             .max(0)
     }
 
-    pub fn from_wit(s: Settings) -> Result<PassSettings, SettingsError> {
+    /// Validates `s` for a component that knows the resources `known`.
+    pub fn from_wit(s: Settings, known: &[&str]) -> Result<PassSettings, SettingsError> {
         let origin = Origin::parse(&s.base_url).map_err(SettingsError::Invalid)?;
         if s.resources.is_empty() {
             return Err(SettingsError::Invalid("no resource to collect".into()));
         }
         let mut resources: Vec<ResourceSettings> = Vec::new();
         for r in s.resources {
-            if !KNOWN_RESOURCES.contains(&r.name.as_str()) {
+            if !known.contains(&r.name.as_str()) {
                 return Err(SettingsError::UnknownResource(format!(
                     "{:?} is not a resource this collector knows; known: {}",
                     r.name,
-                    KNOWN_RESOURCES.join(", ")
+                    known.join(", ")
                 )));
             }
             if resources.iter().any(|seen| seen.name == r.name) {

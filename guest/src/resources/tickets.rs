@@ -7,13 +7,15 @@
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::checkpoint::{PendingPage, TicketsState};
+use std::borrow::Cow;
+
+use crate::checkpoint::{PendingPage, Resources, TicketsState};
+use crate::collect::{First, Page, Position, Resource};
 use crate::error::Failure;
 use crate::json_scan;
 use crate::object_key::RecordStamp;
-use crate::pass::{End, PageSink, Progress, Stop};
 use crate::retry::excerpt;
-use crate::settings::{INCREMENTAL_TICKETS, PassSettings, ResourceSettings};
+use crate::settings::{INCREMENTAL_TICKETS, Origin, PassSettings, ResourceSettings};
 
 /// Zendesk's documented maximum (and default) page size for this export.
 pub const MAX_PER_PAGE: u32 = 1000;
@@ -106,93 +108,123 @@ pub(crate) fn request_path(state: &TicketsState, per_page: u32) -> String {
     }
 }
 
-/// Collects pages until the end of the stream, `MAX_PAGES`, a stop or a failure. Each page
-/// with records is stored before the checkpoint moves past it; the checkpoint is saved after
-/// every page, so a failure at any point leaves it at the last stored page.
-pub fn collect(sink: &mut PageSink<'_>, resource: &ResourceSettings) -> Progress {
-    let per_page = resource.page_size.unwrap_or(MAX_PER_PAGE).min(MAX_PER_PAGE);
-    let mut progress = Progress::default();
-    let Some(mut state) = sink.checkpoint().resources.incremental_tickets.clone() else {
-        progress.error = Some(Failure::Checkpoint(
-            "no checkpoint entry for incremental_tickets".into(),
-        ));
-        return progress;
-    };
-    // The page an interrupted pass was storing is asked for first, exactly as then.
-    let mut pending = match sink.pending(INCREMENTAL_TICKETS, PATH) {
-        Ok(p) => p,
-        Err(failure) => {
-            progress.error = Some(failure);
-            return progress;
-        }
-    };
-    loop {
-        if progress.pages >= sink.settings().max_pages {
-            progress.stop(Stop::MaxPages);
-            break;
-        }
-        match next_page(sink, &mut state, pending.take(), per_page, &mut progress) {
-            Ok(true) => {}
-            Ok(false) => {
-                progress.caught_up = true;
-                break;
-            }
-            Err(end) => {
-                progress.end(end);
-                break;
-            }
-        }
-    }
-    progress
+/// The export's walk: the position is the cursor, or the start time before the first page.
+pub struct Tickets {
+    state: TicketsState,
+    per_page: u32,
 }
 
-/// Fetches (the pending request if there is one, else the next page from the position),
-/// validates and stores one page, then moves the checkpoint past it. Ok(false) at the end of
-/// the stream.
-fn next_page(
-    sink: &mut PageSink<'_>,
-    state: &mut TicketsState,
-    pending: Option<PendingPage>,
-    per_page: u32,
-    progress: &mut Progress,
-) -> Result<bool, End> {
-    let by_start_time = state.cursor.is_none();
-    let failure = |status: u16, body: &[u8]| status_failure(status, body, by_start_time);
-    let replayed = match pending {
-        Some(p) => sink.fetch_pending(INCREMENTAL_TICKETS, &p, failure)?,
-        None => None,
-    };
-    let response = match replayed {
-        Some(r) => r,
-        None => sink.fetch_page(&request_path(state, per_page), failure)?,
-    };
-    let page = parse_page(&response.body).map_err(Failure::InvalidResponse)?;
-    if !page.end_of_stream && page.after_cursor == state.cursor {
-        return Err(Failure::InvalidResponse(
-            "after_cursor did not advance; stopping rather than asking again".into(),
-        )
-        .into());
+impl Resource for Tickets {
+    const NAME: &'static str = INCREMENTAL_TICKETS;
+    const PATH: &'static str = PATH;
+    /// The incremental exports allow 10 a minute (30 with the High Volume add-on, a setting).
+    const DEFAULT_LIMIT: Option<u32> = Some(10);
+    type State = TicketsState;
+    type Stamp = RecordStamp;
+    /// The page's `after_cursor`.
+    type Advance = Option<String>;
+
+    fn entry(resources: &Resources) -> Option<&TicketsState> {
+        resources.incremental_tickets.as_ref()
     }
-    // The position has not moved, so this asks for the same records, and no more.
-    let again = PendingPage {
-        request: request_path(state, u32::try_from(page.records.len()).unwrap_or(u32::MAX)),
-        records: u32::try_from(page.records.len()).unwrap_or(u32::MAX),
-    };
-    sink.store_page(
-        INCREMENTAL_TICKETS,
-        again,
-        &response.body,
-        &page.records,
-        &page.stamps,
-        progress,
-    )?;
-    if let Some(c) = page.after_cursor {
-        state.cursor = Some(c);
+
+    fn entry_mut(resources: &mut Resources) -> &mut Option<TicketsState> {
+        &mut resources.incremental_tickets
     }
-    sink.checkpoint_mut().resources.incremental_tickets = Some(state.clone());
-    sink.save()?;
-    progress.pages += 1;
-    Ok(!page.end_of_stream)
+
+    fn first(pass: &PassSettings) -> First<TicketsState> {
+        let start_time = first_start(pass);
+        First {
+            state: TicketsState {
+                start_time,
+                cursor: None,
+            },
+            start: start_time,
+            requested: None,
+        }
+    }
+
+    fn start(state: &TicketsState) -> i64 {
+        state.start_time
+    }
+
+    fn start_time_matters(_: i64, _: i64) -> bool {
+        true
+    }
+
+    fn position(state: &TicketsState) -> Position {
+        Position {
+            start: Some(state.start_time),
+            reached: None,
+            has_cursor: state.cursor.is_some(),
+        }
+    }
+
+    fn open(state: TicketsState, _: &PassSettings, resource: &ResourceSettings) -> Tickets {
+        Tickets {
+            state,
+            per_page: resource.page_size.unwrap_or(MAX_PER_PAGE).min(MAX_PER_PAGE),
+        }
+    }
+
+    fn request(&self) -> Option<String> {
+        Some(request_path(&self.state, self.per_page))
+    }
+
+    fn replay(&mut self, _: &PendingPage) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    /// The pending page was one of this walk's own: the export goes on from it, or ends
+    /// with it.
+    fn resume(&mut self, replayed: Option<bool>) -> bool {
+        replayed.unwrap_or(true)
+    }
+
+    fn page<'b>(
+        &self,
+        _: &str,
+        body: &'b [u8],
+        _: &Origin,
+    ) -> Result<Page<'b, RecordStamp, Option<String>>, Failure> {
+        let page = parse_page(body).map_err(Failure::InvalidResponse)?;
+        if !page.end_of_stream && page.after_cursor == self.state.cursor {
+            return Err(Failure::InvalidResponse(
+                "after_cursor did not advance; stopping rather than asking again".into(),
+            ));
+        }
+        // The position has not moved, so this asks for the same records, and no more.
+        let records = u32::try_from(page.records.len()).unwrap_or(u32::MAX);
+        Ok(Page {
+            stored: Cow::Borrowed(body),
+            again: PendingPage {
+                request: request_path(&self.state, records),
+                records,
+            },
+            kept: page.records,
+            stamps: page.stamps,
+            advance: page.after_cursor,
+            more: !page.end_of_stream,
+        })
+    }
+
+    /// The last `after_cursor` is kept also at the end of the stream: the next pass resumes
+    /// there.
+    fn advance(&mut self, cursor: Option<String>) -> TicketsState {
+        if let Some(c) = cursor {
+            self.state.cursor = Some(c);
+        }
+        self.state.clone()
+    }
+
+    /// Every page counts, as the export has no overlap to read again.
+    fn counts(&self, _: usize) -> bool {
+        true
+    }
+
+    fn status_failure(&self, status: u16, body: &[u8]) -> Failure {
+        status_failure(status, body, self.state.cursor.is_none())
+    }
 }
 
 fn status_failure(status: u16, body: &[u8], by_start_time: bool) -> Failure {
