@@ -260,22 +260,25 @@ impl PassConfig {
                 None
             }
             Some(url) => match EgressPolicy::without_credentials(&url) {
-                Ok(_) => Some(url),
+                Ok(policy) => Some((url, policy)),
                 Err(e) => {
                     problems.push(e.into());
                     None
                 }
             },
         };
+        let (base_url, policy) = base_url.unzip();
         let credentials = credentials(&args).map_err(|e| problems.push(e.into())).ok();
-        let egress = match (&base_url, &credentials) {
-            (Some(url), Some(credentials)) => match egress(url, credentials, &args) {
-                Ok(egress) => Some(egress),
-                Err(e) => {
-                    problems.push(e);
-                    None
+        let egress = match (&base_url, policy, &credentials) {
+            (Some(url), Some(policy), Some(credentials)) => {
+                match egress(url, policy, credentials, &args) {
+                    Ok(egress) => Some(egress),
+                    Err(e) => {
+                        problems.push(e);
+                        None
+                    }
                 }
-            },
+            }
             _ => None,
         };
         let resources = resource_list(&args.resources);
@@ -415,14 +418,15 @@ impl PassConfig {
     }
 }
 
-/// The egress policy of a valid URL and credentials: the origin, the proxy route, and the
+/// The egress policy of a valid URL (its `policy`, checked once) and credentials: the origin, the proxy route, and the
 /// OAuth token source when the mode has one.
 fn egress(
     base_url: &str,
+    policy: EgressPolicy,
     credentials: &Credentials,
     args: &RunArgs,
 ) -> Result<EgressPolicy, ConfigError> {
-    let mut egress = EgressPolicy::new(base_url, credentials)?.route(
+    let mut egress = policy.with_credentials(credentials).route(
         args.network.https_proxy.as_deref(),
         args.network.no_proxy.as_deref(),
         args.network.ca_bundle.as_deref(),

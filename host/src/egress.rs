@@ -75,9 +75,13 @@ pub struct EgressPolicy {
 
 impl EgressPolicy {
     pub fn new(base_url: &str, credentials: &Credentials) -> Result<EgressPolicy, OriginError> {
-        let mut policy = EgressPolicy::without_credentials(base_url)?;
-        policy.authorization = credentials.authorization();
-        Ok(policy)
+        Ok(EgressPolicy::without_credentials(base_url)?.with_credentials(credentials))
+    }
+
+    /// This policy, adding `credentials` to every request it lets through.
+    pub fn with_credentials(mut self, credentials: &Credentials) -> EgressPolicy {
+        self.authorization = credentials.authorization();
+        self
     }
 
     /// The same origin rules with no credentials to add (replay).

@@ -65,7 +65,7 @@ pub(crate) async fn one_pass(
             return (Some(summary), e.exit());
         }
     };
-    let ran = run(runtime, config, stop, tape, &store, pass_start).await;
+    let ran = run(runtime, config, stop, tape, &store, pass_start, checkpoint).await;
     let (summary, exit) = summarise(
         ran,
         config,
@@ -140,8 +140,8 @@ async fn run(
     tape: &Tape,
     store: &Arc<dyn Storage>,
     pass_start: i64,
+    checkpoint: String,
 ) -> Ran {
-    let checkpoint = store.checkpoint_location();
     let deadline = Instant::now() + config.runtime.deadline;
     let control = PassControl {
         stop: stop.clone(),
