@@ -4,9 +4,10 @@
 //! own credentials are attached. Anything else is answered with `HttpRequestDenied` (the guest
 //! sees a typed error) and never sent.
 //!
-//! The hook has three modes ([`Mode`]): live (send it), record (send it and keep the exchange
-//! for a cassette) and replay (answer from a cassette; nothing is sent and there are no
-//! credentials). The policy vets every request in every mode.
+//! The hook reads as vet, then intercept, then send: the policy vets every request; the pass's
+//! record/replay [`Session`] then keeps the exchange for a cassette (record) or answers from
+//! one (replay: nothing is sent and there are no credentials); a live or recorded request is
+//! sent.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,8 +17,9 @@ use http::uri::Scheme;
 use http::{HeaderValue, Method, Request};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::cassette::record::{self, Recorder};
-use crate::cassette::replay::{self, Answer, Player};
+use crate::cassette::record;
+use crate::cassette::replay::{self, Answer};
+use crate::cassette::session::Session;
 use crate::credentials::Credentials;
 use crate::oauth::TokenSource;
 use crate::sender::{Sender, SenderError};
@@ -189,37 +191,26 @@ fn is_loopback(host: &str) -> bool {
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// What the hook does with a request the policy let through.
-#[derive(Debug, Clone, Default)]
-pub enum Mode {
-    /// Send it.
-    #[default]
-    Live,
-    /// Send it, and keep the request as the guest made it and the answer as the guest read it.
-    Record(Recorder),
-    /// Answer from the cassette; send nothing.
-    Replay(Player),
-}
-
 /// The `wasi:http` hooks of one pass.
 pub struct Egress {
     policy: Arc<EgressPolicy>,
     stats: PassStats,
-    mode: Mode,
+    session: Session,
     /// The most of a gzip body inflated for the component (content_decoding.rs).
     max_body_bytes: u64,
 }
 
 impl Egress {
     pub fn new(policy: Arc<EgressPolicy>, stats: PassStats) -> Egress {
-        Egress::with_mode(policy, stats, Mode::Live)
+        Egress::with_session(policy, stats, Session::Live)
     }
 
-    pub fn with_mode(policy: Arc<EgressPolicy>, stats: PassStats, mode: Mode) -> Egress {
+    /// The hooks of a pass that records or replays as `session` says.
+    pub fn with_session(policy: Arc<EgressPolicy>, stats: PassStats, session: Session) -> Egress {
         Egress {
             policy,
             stats,
-            mode,
+            session,
             max_body_bytes: u64::MAX,
         }
     }
@@ -250,8 +241,8 @@ impl WasiHttpHooks for Egress {
     ) -> ResponseFuture {
         // Taken before the policy touches the headers: the cassette holds what the guest
         // sent, never the credentials the host adds.
-        let taken = match &self.mode {
-            Mode::Record(_) => Some(record::take(&request)),
+        let taken = match &self.session {
+            Session::Record { .. } => Some(record::take(&request)),
             _ => None,
         };
         let resource = match self.policy.vet(&mut request) {
@@ -264,8 +255,8 @@ impl WasiHttpHooks for Egress {
         tracing::debug!(method = %request.method(), path = %request.uri().path(), "request");
         crate::failpoint::hit(crate::failpoint::REQUEST_BEFORE_SEND);
         // Refused requests are not recorded: the policy refuses them again in a replay.
-        let pending = match (&self.mode, taken) {
-            (Mode::Record(recorder), Some(taken)) => Some(recorder.begin(taken)),
+        let pending = match (&self.session, taken) {
+            (Session::Record { recorder, .. }, Some(taken)) => Some(recorder.begin(taken)),
             _ => None,
         };
         let stats = self.stats.clone();
@@ -274,7 +265,7 @@ impl WasiHttpHooks for Egress {
                 stats.add_rate_limited(resource);
             }
         };
-        if let Mode::Replay(player) = &self.mode {
+        if let Session::Replay { player, .. } = &self.session {
             let answer = player.answer(request.method().as_str(), &request.uri().to_string());
             let wait = replay::timeout_wait(options.as_ref());
             return Box::new(async move {

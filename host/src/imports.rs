@@ -13,7 +13,7 @@ use crate::bindings::zendesk::crm::log::Level;
 use crate::bindings::zendesk::crm::object_store::{PutOutcome, StoreError};
 use crate::bindings::zendesk::crm::pass_control::StopReason;
 use crate::bindings::zendesk::crm::{checkpoint_store, log, object_store, pass_control, types};
-use crate::cassette::StopTape;
+use crate::cassette::session::Session;
 use crate::clock::GuestClock;
 use crate::control::PassControl;
 use crate::egress::Egress;
@@ -37,8 +37,8 @@ pub struct PassState {
     pub clock: GuestClock,
     /// The checkpoint bytes the guest loaded (kept for a cassette's header).
     pub loaded_checkpoint: Option<Vec<u8>>,
-    /// `stop-requested` answers, recorded or replayed.
-    pub stops: StopTape,
+    /// The pass's record/replay session: `stop-requested` answers, recorded or replayed.
+    pub session: Session,
 }
 
 /// The memory cap of one instance, remembering whether it refused growth so the error can
@@ -106,7 +106,7 @@ impl PassState {
             stats,
             clock: GuestClock::default(),
             loaded_checkpoint: None,
-            stops: StopTape::Off,
+            session: Session::Live,
         }
     }
 }
@@ -209,7 +209,7 @@ impl pass_control::Host for PassState {
         } else {
             None
         };
-        match self.stops.answer(live).as_deref() {
+        match self.session.answer_stop(live).as_deref() {
             Some("shutdown") => Some(StopReason::Shutdown),
             Some(_) => Some(StopReason::Deadline),
             None => None,

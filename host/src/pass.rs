@@ -7,14 +7,11 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::bindings::Settings;
-use crate::cassette::StopTape;
-use crate::cassette::record::Recorder;
-use crate::cassette::replay::Player;
-use crate::cassette::session::Tape;
+use crate::cassette::session::Session;
 use crate::config::PassConfig;
 use crate::control::{PassControl, StopFlag};
 use crate::credentials::AuthMode;
-use crate::egress::{Egress, Mode};
+use crate::egress::Egress;
 use crate::exit::Exit;
 use crate::imports::PassState;
 use crate::oauth::TokenSource;
@@ -30,11 +27,11 @@ pub(crate) async fn one_pass(
     config: &PassConfig,
     stop: &StopFlag,
     reset: bool,
-    tape: &Tape,
+    session: &Session,
 ) -> (Option<Summary>, Exit) {
-    let pass_start = match tape {
-        Tape::Replay { cassette, .. } => cassette.pass_start,
-        _ => config
+    let pass_start = match session.replaying() {
+        Some(cassette) => cassette.pass_start,
+        None => config
             .runtime
             .pass_start
             .unwrap_or_else(crate::clock::now_unix),
@@ -43,11 +40,11 @@ pub(crate) async fn one_pass(
         Ok(store) => store,
         Err(e) => return (None, e.report()),
     };
-    if let Err(e) = seed(store.as_ref(), tape).await {
+    if let Err(e) = seed(store.as_ref(), session).await {
         return (None, e.report());
     }
     let checkpoint = store.checkpoint_location();
-    let tokens = match authorize(config, tape).await {
+    let tokens = match authorize(config, session).await {
         Ok(tokens) => tokens,
         Err(e) => {
             let summary = Summary {
@@ -65,11 +62,14 @@ pub(crate) async fn one_pass(
             return (Some(summary), e.exit());
         }
     };
-    let ran = run(runtime, config, stop, tape, &store, pass_start, checkpoint).await;
+    let ran = run(
+        runtime, config, stop, session, &store, pass_start, checkpoint,
+    )
+    .await;
     let (summary, exit) = summarise(
         ran,
         config,
-        tape,
+        session,
         tokens.as_deref(),
         store.as_ref(),
         pass_start,
@@ -78,8 +78,8 @@ pub(crate) async fn one_pass(
 }
 
 /// A replay starts from the cassette's checkpoint, stored before the component runs.
-async fn seed(store: &dyn Storage, tape: &Tape) -> Result<(), crate::error::HostError> {
-    let Tape::Replay { cassette, .. } = tape else {
+async fn seed(store: &dyn Storage, session: &Session) -> Result<(), crate::error::HostError> {
+    let Some(cassette) = session.replaying() else {
         return Ok(());
     };
     let Some(initial) = &cassette.initial_checkpoint else {
@@ -100,9 +100,9 @@ async fn seed(store: &dyn Storage, tape: &Tape) -> Result<(), crate::error::Host
 /// credentials.
 async fn authorize(
     config: &PassConfig,
-    tape: &Tape,
+    session: &Session,
 ) -> Result<Option<Arc<TokenSource>>, crate::oauth::OAuthError> {
-    if matches!(tape, Tape::Replay { .. }) {
+    if session.replaying().is_some() {
         return Ok(None);
     }
     if config.zendesk.auth_mode == AuthMode::Token {
@@ -126,7 +126,6 @@ struct Ran {
     result: PassResult,
     state: PassState,
     stats: PassStats,
-    mode: Mode,
     settings: Settings,
     started: Instant,
     checkpoint: String,
@@ -137,7 +136,7 @@ async fn run(
     runtime: &Runtime,
     config: &PassConfig,
     stop: &StopFlag,
-    tape: &Tape,
+    session: &Session,
     store: &Arc<dyn Storage>,
     pass_start: i64,
     checkpoint: String,
@@ -147,21 +146,16 @@ async fn run(
         stop: stop.clone(),
         deadline: Some(deadline),
     };
-    let settings = match tape {
-        Tape::Replay { settings, .. } => (**settings).clone(),
+    let settings = match session {
+        Session::Replay { settings, .. } => (**settings).clone(),
         _ => config.settings(pass_start),
-    };
-    let mode = match tape {
-        Tape::Off => Mode::Live,
-        Tape::Record(_) => Mode::Record(Recorder::default()),
-        Tape::Replay { cassette, .. } => Mode::Replay(Player::new(cassette)),
     };
     let stats = PassStats::default();
     let mut state = PassState::new(
-        Egress::with_mode(
+        Egress::with_session(
             Arc::clone(&config.zendesk.egress),
             stats.clone(),
-            mode.clone(),
+            session.clone(),
         )
         .inflating_up_to(config.collect.max_page_bytes),
         Arc::clone(store),
@@ -170,17 +164,7 @@ async fn run(
         config.runtime.memory_limit_bytes,
         stats.clone(),
     );
-    state.stops = match tape {
-        Tape::Off => StopTape::Off,
-        Tape::Record(_) => StopTape::Record {
-            calls: 0,
-            stops: Vec::new(),
-        },
-        Tape::Replay { cassette, .. } => StopTape::Replay {
-            calls: 0,
-            stops: cassette.stops.clone(),
-        },
-    };
+    state.session = session.clone();
     let started = Instant::now();
     tracing::info!(pass_start, resources = %config.collect.resources.join(","), %checkpoint, "pass starting");
     let (result, mut state) = runtime
@@ -197,7 +181,6 @@ async fn run(
         result,
         state,
         stats,
-        mode,
         settings,
         started,
         checkpoint,
@@ -210,7 +193,7 @@ async fn run(
 fn summarise(
     ran: Ran,
     config: &PassConfig,
-    tape: &Tape,
+    session: &Session,
     tokens: Option<&TokenSource>,
     store: &dyn Storage,
     pass_start: i64,
@@ -219,7 +202,6 @@ fn summarise(
         result,
         state,
         stats,
-        mode,
         settings,
         started,
         checkpoint,
@@ -303,17 +285,11 @@ fn summarise(
         None => exit,
     };
     explain_unauthorized(config.zendesk.auth_mode, pass_start, &mut summary);
-    let exit = match crate::cassette::session::finish(
-        tape,
-        &mode,
-        &state,
-        &settings,
-        config,
-        &mut summary,
-    ) {
-        Some(diverged) => diverged,
-        None => exit,
-    };
+    let exit =
+        match crate::cassette::session::finish(session, &state, &settings, config, &mut summary) {
+            Some(diverged) => diverged,
+            None => exit,
+        };
     // A conditional checkpoint write that lost names the cause, whatever the guest made of it.
     let exit = match store.lost_race() {
         Some(why) => {

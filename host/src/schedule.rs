@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use crate::cassette::session::Tape;
+use crate::cassette::session::Session;
 use crate::cli::{RunArgs, ServeArgs};
 use crate::clock::now_unix;
 use crate::config::PassConfig;
@@ -55,7 +55,7 @@ pub async fn run(args: RunArgs) -> Exit {
                     &feed.config,
                     &shared.stop,
                     false,
-                    &Tape::Off,
+                    &Session::Live,
                 )
                 .await;
                 print_line(&feed.config, summary.as_ref(), exit);
@@ -140,7 +140,7 @@ async fn feed_schedule(shared: Arc<Shared>, feed: Feed, every: Duration, metrics
             &feed.config,
             &shared.stop,
             false,
-            &Tape::Off,
+            &Session::Live,
         )
         .await;
         drop(permit);

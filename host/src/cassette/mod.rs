@@ -58,57 +58,6 @@ pub struct StopRecord {
     pub reason: String,
 }
 
-/// `stop-requested` in record and replay: its answers are recorded, and replayed at the same
-/// calls, so a pass stopped by a signal or its deadline replays to the same stop.
-#[derive(Debug, Clone, Default)]
-pub enum StopTape {
-    #[default]
-    Off,
-    Record {
-        calls: u64,
-        stops: Vec<StopRecord>,
-    },
-    Replay {
-        calls: u64,
-        stops: Vec<StopRecord>,
-    },
-}
-
-impl StopTape {
-    /// The answer to give, from the live one (`shutdown`, `deadline` or none). A replay
-    /// answers from the cassette, and stops early only if the replay itself is signalled.
-    pub fn answer(&mut self, live: Option<&'static str>) -> Option<String> {
-        match self {
-            StopTape::Off => live.map(str::to_owned),
-            StopTape::Record { calls, stops } => {
-                if let Some(reason) = live {
-                    stops.push(StopRecord {
-                        call: *calls,
-                        reason: reason.to_owned(),
-                    });
-                }
-                *calls += 1;
-                live.map(str::to_owned)
-            }
-            StopTape::Replay { calls, stops } => {
-                let recorded = stops
-                    .iter()
-                    .find(|s| s.call == *calls)
-                    .map(|s| s.reason.clone());
-                *calls += 1;
-                recorded.or_else(|| live.filter(|r| *r == "shutdown").map(str::to_owned))
-            }
-        }
-    }
-
-    pub fn recorded(&self) -> Vec<StopRecord> {
-        match self {
-            StopTape::Record { stops, .. } => stops.clone(),
-            _ => Vec::new(),
-        }
-    }
-}
-
 /// Host-side settings that shape what the guest observes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostRecord {

@@ -1,6 +1,6 @@
 //! `record`: one pass like `run`, and the cassette of what the component saw.
 
-use crate::cassette::session::Tape;
+use crate::cassette::session::Session;
 use crate::cli::RecordArgs;
 use crate::exit::Exit;
 
@@ -10,5 +10,5 @@ pub async fn record(args: RecordArgs) -> Exit {
         Ok(ready) => ready,
         Err(e) => return e.report(),
     };
-    super::run::run_once(runtime, config, Tape::Record(args.cassette)).await
+    super::run::run_once(runtime, config, Session::record(args.cassette)).await
 }

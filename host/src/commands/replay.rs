@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::cassette::Cassette;
-use crate::cassette::session::Tape;
+use crate::cassette::session::Session;
 use crate::cli::ReplayArgs;
 use crate::config::{
     CollectConfig, HttpConfig, PassConfig, RateConfig, RuntimeConfig, StoreConfig, ZendeskConfig,
@@ -17,14 +17,14 @@ use crate::runtime::Runtime;
 /// `replay`: the cassette's pass again, answered from the cassette, on virtual time.
 pub async fn replay(args: ReplayArgs) -> Exit {
     match prepare(args) {
-        Ok((runtime, config, tape)) => super::run::run_once(runtime, config, tape).await,
+        Ok((runtime, config, session)) => super::run::run_once(runtime, config, session).await,
         Err(e) => e.report(),
     }
 }
 
 /// The cassette, the host's side of its pass and the component, or why the cassette cannot
 /// be replayed.
-fn prepare(args: ReplayArgs) -> Result<(Runtime, PassConfig, Tape), HostError> {
+fn prepare(args: ReplayArgs) -> Result<(Runtime, PassConfig, Session), HostError> {
     let cassette = Cassette::load(&args.cassette).map_err(|e| HostError::Replay(e.to_string()))?;
     let settings = cassette
         .settings
@@ -40,12 +40,11 @@ fn prepare(args: ReplayArgs) -> Result<(Runtime, PassConfig, Tape), HostError> {
     }
     let config = replay_config(&args, &cassette).map_err(|e| HostError::Replay(e.to_string()))?;
     let runtime = crate::runtime::load(&config).map_err(HostError::Component)?;
-    let tape = Tape::Replay {
-        path: args.cassette,
-        cassette: Box::new(cassette),
-        settings: Box::new(settings),
-    };
-    Ok((runtime, config, tape))
+    Ok((
+        runtime,
+        config,
+        Session::replay(args.cassette, cassette, settings),
+    ))
 }
 
 /// The host side of a replayed pass: the cassette's origin (with no credentials), checkpoint

@@ -1,6 +1,6 @@
 //! `run`: one pass (or one pass of every feed), its summary pretty-printed on stdout.
 
-use crate::cassette::session::Tape;
+use crate::cassette::session::Session;
 use crate::cli::RunArgs;
 use crate::config::PassConfig;
 use crate::control::StopFlag;
@@ -18,13 +18,14 @@ pub async fn run(args: RunArgs) -> Exit {
         Ok(ready) => ready,
         Err(e) => return e.report(),
     };
-    run_once(runtime, config, Tape::Off).await
+    run_once(runtime, config, Session::Live).await
 }
 
-pub(crate) async fn run_once(runtime: Runtime, config: PassConfig, tape: Tape) -> Exit {
+pub(crate) async fn run_once(runtime: Runtime, config: PassConfig, session: Session) -> Exit {
     let stop = StopFlag::default();
     watch_signals(stop.clone());
-    let (summary, exit) = one_pass(&runtime, &config, &stop, config.store.reset_state, &tape).await;
+    let (summary, exit) =
+        one_pass(&runtime, &config, &stop, config.store.reset_state, &session).await;
     if let Some(summary) = summary {
         match serde_json::to_string_pretty(&summary) {
             Ok(json) => println!("{json}"),

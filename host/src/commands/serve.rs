@@ -3,7 +3,7 @@
 
 use tokio::time::Instant;
 
-use crate::cassette::session::Tape;
+use crate::cassette::session::Session;
 use crate::cli::ServeArgs;
 use crate::clock::now_unix;
 use crate::control::StopFlag;
@@ -36,7 +36,7 @@ pub async fn serve(args: ServeArgs) -> Exit {
     let mut reset = config.store.reset_state;
     loop {
         let started = Instant::now();
-        let (summary, exit) = one_pass(&runtime, &config, &stop, reset, &Tape::Off).await;
+        let (summary, exit) = one_pass(&runtime, &config, &stop, reset, &Session::Live).await;
         reset = false;
         if let Some(summary) = summary {
             metrics.record(&summary, now_unix());
