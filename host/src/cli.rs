@@ -223,7 +223,7 @@ pub struct ServeArgs {
     pub run: RunArgs,
 }
 
-/// Many accounts in one process (see `feeds.rs` and `schedule.rs`).
+/// Many accounts in one process (see `feeds/` and `schedule.rs`).
 #[derive(Debug, Clone, Args)]
 pub struct FeedsArgs {
     /// A TOML file with one `[[feed]]` per Zendesk account; settings a feed does not give come

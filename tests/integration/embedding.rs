@@ -86,7 +86,7 @@ fn run_node(
     }
 }
 
-/// The settings our host gives the component for this configuration (host/src/config.rs).
+/// The settings our host gives the component for this configuration (host/src/config/settings.rs).
 fn settings(base_url: &str, pass_start: i64) -> Value {
     json!({
         "baseUrl": base_url,

@@ -107,7 +107,7 @@ impl Out {
         if bucket.is_empty() {
             bail!("s3://BUCKET/PREFIX: the bucket is empty");
         }
-        // As config.rs resolves them for `zendesk-crm run` without --s3-endpoint: the SDK's
+        // As config/store.rs resolves them for `zendesk-crm run` without --s3-endpoint: the SDK's
         // endpoint variables, any of which means path-style addressing; HTTP_TIMEOUT's default.
         let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
             .iter()

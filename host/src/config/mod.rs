@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bindings::{OutputFormat, RateBudget, ResourceRequest, RetryPolicy, Settings};
+use crate::bindings::OutputFormat;
 use crate::cli::{CompressionArg, OutputFormatArg, RunArgs};
 use crate::credentials::{AuthMode, Credentials, CredentialsError, OAuthSettings};
-use crate::egress::{EgressPolicy, OriginError};
+use crate::egress::EgressPolicy;
 use crate::storage::gcs::GcsSettings;
 use crate::storage::gzip::Compression;
 use crate::storage::normalize_prefix;
@@ -20,81 +20,11 @@ pub(crate) const DEFAULT_OUT: &str = "zendesk-crm-data";
 /// `S3_PREFIX`'s default (the guide's).
 pub(crate) const DEFAULT_PREFIX: &str = "zendesk/crm/";
 
-/// First back-off after a 5xx or transport error; doubles on each retry.
-const INITIAL_BACKOFF_MS: u64 = 1_000;
+mod error;
+mod settings;
+mod store;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Credentials(#[from] CredentialsError),
-    #[error(transparent)]
-    Origin(#[from] OriginError),
-    #[error("RESOURCES is empty")]
-    NoResources,
-    #[error(
-        "both S3_BUCKET and --out/ZENDESK_CRM_OUT are set: choose one store (S3, or a local \
-         directory)"
-    )]
-    TwoStores,
-    #[error(
-        "GCS_BUCKET is set together with {0}: choose one store (Google Cloud Storage, S3, or a \
-         local directory)"
-    )]
-    GcsAndAnotherStore(&'static str),
-    #[error("set only one of S3_PREFIX and GCS_PREFIX (the same setting under two names)")]
-    TwoPrefixes,
-    #[error("SSE_KMS_KEY_ID is set without S3_BUCKET: the local store does not encrypt")]
-    KmsWithoutS3,
-    #[error(
-        "SSE_KMS_KEY_ID is set with GCS_BUCKET: it is S3's setting; set the bucket's default \
-         Cloud KMS key in Cloud Storage instead"
-    )]
-    KmsWithGcs,
-    #[error("{0} must be at least 1")]
-    Zero(&'static str),
-    #[error(transparent)]
-    Sender(#[from] crate::sender::SenderError),
-    #[error("ZENDESK_BASE_URL (--base-url) is required")]
-    MissingBaseUrl,
-    #[error(transparent)]
-    OAuth(#[from] crate::oauth::SetupError),
-    /// Every problem found, so that one run lists them all (each is independent of the others,
-    /// or depends only on settings that were valid).
-    #[error("{} problems in the configuration: {}", .0.len(), numbered(.0))]
-    Many(Vec<ConfigError>),
-}
-
-fn numbered(problems: &[ConfigError]) -> String {
-    problems
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("({}) {p}", i + 1))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-impl ConfigError {
-    /// One problem as itself, several as [`ConfigError::Many`].
-    fn from_problems(mut problems: Vec<ConfigError>) -> Option<ConfigError> {
-        match problems.len() {
-            0 => None,
-            1 => problems.pop(),
-            _ => Some(ConfigError::Many(problems)),
-        }
-    }
-}
-
-impl ConfigError {
-    /// The exit code of a configuration that cannot be used.
-    pub fn exit(&self) -> crate::exit::Exit {
-        match self {
-            ConfigError::OAuth(crate::oauth::SetupError::Locked { .. }) => {
-                crate::exit::Exit::RefreshTokenLocked
-            }
-            _ => crate::exit::Exit::Config,
-        }
-    }
-}
+pub use error::ConfigError;
 
 /// A pass's settings, validated, grouped by what they are about.
 #[derive(Debug)]
@@ -199,58 +129,7 @@ impl PassConfig {
     ) -> Result<PassConfig, ConfigError> {
         let mut args = args;
         let mut problems: Vec<ConfigError> = Vec::new();
-        let bucket = args.s3_bucket.clone().filter(|b| !b.is_empty());
-        if bucket.is_some() && args.out.is_some() {
-            problems.push(ConfigError::TwoStores);
-        }
-        let gcs_bucket = args.gcs_bucket.clone().filter(|b| !b.is_empty());
-        if gcs_bucket.is_some() {
-            if bucket.is_some() {
-                problems.push(ConfigError::GcsAndAnotherStore("S3_BUCKET"));
-            }
-            if args.out.is_some() {
-                problems.push(ConfigError::GcsAndAnotherStore("--out (ZENDESK_CRM_OUT)"));
-            }
-        }
-        if let Some(prefix) = args.gcs_prefix.take() {
-            // S3_PREFIX has a default, so "set" means given in the environment or by a flag.
-            if env("S3_PREFIX").is_some() || args.s3_prefix != DEFAULT_PREFIX {
-                problems.push(ConfigError::TwoPrefixes);
-            }
-            args.s3_prefix = prefix;
-        }
-        let sse_kms_key_id = args.sse_kms_key_id.clone().filter(|k| !k.is_empty());
-        if gcs_bucket.is_some() && sse_kms_key_id.is_some() {
-            problems.push(ConfigError::KmsWithGcs);
-        } else if bucket.is_none() && sse_kms_key_id.is_some() {
-            problems.push(ConfigError::KmsWithoutS3);
-        }
-        let gcs = gcs_bucket.map(|bucket| GcsSettings {
-            bucket,
-            state_key: args.state_key.clone(),
-            emulator: env("STORAGE_EMULATOR_HOST").filter(|h| !h.is_empty()),
-            endpoint: env("ZENDESK_CRM_GCS_ENDPOINT").filter(|h| !h.is_empty()),
-            attempt_timeout: Duration::from_secs(args.http_timeout.max(1)),
-        });
-        // The flag, then the SDK's own variables (read here so that any of them means
-        // path-style addressing).
-        let endpoint = args
-            .s3_endpoint
-            .clone()
-            .filter(|e| !e.is_empty())
-            .or_else(|| {
-                ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-                    .iter()
-                    .find_map(|k| env(k).filter(|v| !v.is_empty()))
-            });
-        let s3 = bucket.map(|bucket| S3Settings {
-            bucket,
-            state_key: args.state_key.clone(),
-            path_style: endpoint.is_some(),
-            endpoint,
-            sse_kms_key_id,
-            attempt_timeout: Duration::from_secs(args.http_timeout.max(1)),
-        });
+        let (s3, gcs) = store::select(&mut args, env, &mut problems);
         // The URL and the credentials are checked independently; what needs both (the
         // policy with its credentials, the proxy route, the token source) only when both
         // are valid.
@@ -370,51 +249,6 @@ impl PassConfig {
     pub fn state_key_under_prefix(&self) -> bool {
         let prefix = normalize_prefix(&self.store.prefix);
         self.store.state_key.starts_with(&prefix)
-    }
-
-    /// The settings handed to the component: everything it needs, nothing secret.
-    pub fn settings(&self, pass_start: i64) -> Settings {
-        Settings {
-            base_url: self.zendesk.base_url.clone(),
-            resources: self
-                .collect
-                .resources
-                .iter()
-                .map(|name| ResourceRequest {
-                    name: name.clone(),
-                    page_size: self.collect.page_size,
-                    lag_seconds: match name.as_str() {
-                        "audit_logs" => Some(self.collect.audit_lag_seconds),
-                        "access_logs" => Some(self.collect.access_log_lag_seconds),
-                        _ => None,
-                    },
-                    overlap_seconds: (name == "access_logs")
-                        .then_some(self.collect.access_log_overlap_seconds),
-                    // Other endpoints keep the component's defaults (access logs: 50).
-                    requests_per_window: (name == "incremental_tickets")
-                        .then_some(self.rate.export_rate_limit),
-                })
-                .collect(),
-            max_pages: self.collect.max_pages,
-            start_time: self.collect.start_time,
-            lookback_seconds: self.collect.lookback_seconds,
-            pass_start,
-            object_prefix: self.store.prefix.clone(),
-            output_format: self.collect.output_format,
-            retry: RetryPolicy {
-                retries: self.http.http_retries,
-                timeout_ms: self.http.http_timeout_secs.saturating_mul(1000),
-                initial_backoff_ms: INITIAL_BACKOFF_MS,
-                max_backoff_ms: self.http.max_retry_wait_secs.saturating_mul(1000),
-                // Deterministic per pass start, so a replay of the pass waits the same.
-                jitter_seed: pass_start as u64 ^ 0x5a3d_e5c0_11ec_7042,
-            },
-            max_page_bytes: self.collect.max_page_bytes,
-            rate: RateBudget {
-                window_ms: u64::try_from(self.rate.rate_window.as_millis()).unwrap_or(u64::MAX),
-                account_requests: self.rate.account_rate_limit,
-            },
-        }
     }
 }
 

@@ -7,17 +7,19 @@
 //! variable, then the default. `name` and `base_url` have no fallback, and the credentials
 //! reference has none either, so no feed is ever sent another account's token.
 
+mod entry;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::ValueEnum as _;
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::cli::RunArgs;
 use crate::config::PassConfig;
-use crate::credentials::{AuthMode, Credentials, SecretRef};
+use crate::credentials::Credentials;
+use entry::{Entry, Resolved};
 
 /// One feed: its validated pass configuration and its own interval, if it has one.
 #[derive(Debug)]
@@ -77,43 +79,6 @@ struct FeedsFile {
     feed: Vec<Spanned<Entry>>,
 }
 
-/// A `[[feed]]` as written. Unknown keys are errors, so a misspelt setting is never silently
-/// left at its default.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Entry {
-    name: Spanned<String>,
-    base_url: String,
-    auth_mode: Option<String>,
-    email: Option<String>,
-    api_token_env: Option<String>,
-    api_token_file: Option<PathBuf>,
-    bearer_token_env: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    /// The OAuth client's Identifier (`client_credentials`, `refresh_token`).
-    client_id: Option<String>,
-    client_secret_env: Option<String>,
-    client_secret_file: Option<PathBuf>,
-    refresh_token_file: Option<PathBuf>,
-    resources: Option<Vec<String>>,
-    prefix: Option<String>,
-    state_key: Option<String>,
-    out: Option<PathBuf>,
-    /// This feed's S3 bucket (instead of a local `out`).
-    s3_bucket: Option<String>,
-    /// This feed's Google Cloud Storage bucket.
-    gcs_bucket: Option<String>,
-    every: Option<Spanned<String>>,
-    start_time: Option<i64>,
-    max_pages: Option<u32>,
-    // Recognised only to refuse them with a message that says what to write instead.
-    api_token: Option<Spanned<toml::Value>>,
-    bearer_token: Option<Spanned<toml::Value>>,
-    password: Option<Spanned<toml::Value>>,
-    client_secret: Option<Spanned<toml::Value>>,
-    refresh_token: Option<Spanned<toml::Value>>,
-}
-
 /// Reads and validates `path`. `base` is the process's flags and environment (the fallback
 /// of every setting a feed does not give); `env` reads the variables feeds name.
 pub fn load(
@@ -160,7 +125,7 @@ pub fn parse(
         let name_at = entry.name.span().start;
         let line = line_of(name_at);
         let name = entry.name.get_ref().clone();
-        if !valid_name(&name) {
+        if !entry::valid_name(&name) {
             return Err(at(
                 name_at,
                 format!(
@@ -177,160 +142,28 @@ pub fn parse(
         }
         let feed_at =
             |offset: usize, message: String| at(offset, format!("feed {name}: {message}"));
-        for (key, value, instead) in [
-            (
-                "api_token",
-                &entry.api_token,
-                "api_token_env or api_token_file",
-            ),
-            (
-                "bearer_token",
-                &entry.bearer_token,
-                "bearer_token_env or bearer_token_file",
-            ),
-            (
-                "password",
-                &entry.password,
-                "api_token_env or api_token_file",
-            ),
-            (
-                "client_secret",
-                &entry.client_secret,
-                "client_secret_env or client_secret_file",
-            ),
-            ("refresh_token", &entry.refresh_token, "refresh_token_file"),
-        ] {
-            if let Some(value) = value {
-                return Err(feed_at(
-                    value.span().start,
-                    format!(
-                        "`{key}` would put a secret in the feeds file; name where it is kept \
-                         instead, with {instead}"
-                    ),
-                ));
-            }
-        }
-        let auth_mode = match &entry.auth_mode {
-            None => base.auth_mode,
-            Some(m) => AuthMode::from_str(m, true).map_err(|_| {
-                feed_at(
-                    name_at,
-                    format!(
-                        "auth_mode {m:?} must be \"token\", \"bearer\", \"client_credentials\" or \"refresh_token\""
-                    ),
-                )
-            })?,
-        };
-        let secret = secret_ref(&entry, auth_mode).map_err(|m| feed_at(name_at, m))?;
-        let every = match &entry.every {
-            None => None,
-            Some(every) => Some(
-                humantime::parse_duration(every.get_ref())
-                    .ok()
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| {
-                        feed_at(
-                            every.span().start,
-                            format!(
-                                "every {:?} is not a duration like \"15m\" or \"1h\"",
-                                every.get_ref()
-                            ),
-                        )
-                    })?,
-            ),
-        };
-
-        let oauth = matches!(
-            auth_mode,
-            AuthMode::ClientCredentials | AuthMode::RefreshToken
-        );
-        if !oauth && let Some(key) = oauth_key(&entry) {
-            return Err(feed_at(
-                name_at,
-                format!("{key} does not apply to auth_mode \"{}\"", auth_mode.name()),
-            ));
-        }
-        if auth_mode != AuthMode::RefreshToken && entry.refresh_token_file.is_some() {
+        let refresh_file = entry.refresh_token_file().map(Path::to_owned);
+        let Resolved {
+            args,
+            secret,
+            every,
+        } = entry
+            .resolve(base)
+            .map_err(|(offset, m)| feed_at(offset, m))?;
+        if let Some(file) = refresh_file
+            && let Some((other, other_line)) =
+                refresh_files.insert(entry::same_file(&file), (name.clone(), line))
+        {
             return Err(feed_at(
                 name_at,
                 format!(
-                    "refresh_token_file does not apply to auth_mode \"{}\"",
-                    auth_mode.name()
+                    "shares the refresh-token file {} with feed {other} (line {other_line}); \
+                     Zendesk rotates the token on every use, so each feed needs its own",
+                    file.display()
                 ),
             ));
         }
-        if oauth && entry.client_id.is_none() {
-            return Err(feed_at(
-                name_at,
-                format!(
-                    "auth_mode \"{}\" needs client_id (the OAuth client's Identifier)",
-                    auth_mode.name()
-                ),
-            ));
-        }
-        if auth_mode == AuthMode::RefreshToken {
-            let Some(file) = &entry.refresh_token_file else {
-                return Err(feed_at(
-                    name_at,
-                    "auth_mode \"refresh_token\" needs refresh_token_file (a writable file)".into(),
-                ));
-            };
-            if let Some((other, other_line)) =
-                refresh_files.insert(same_file(file), (name.clone(), line))
-            {
-                return Err(feed_at(
-                    name_at,
-                    format!(
-                        "shares the refresh-token file {} with feed {other} (line {other_line}); \
-                         Zendesk rotates the token on every use, so each feed needs its own",
-                        file.display()
-                    ),
-                ));
-            }
-        }
-
-        let mut args = base.clone();
-        args.base_url = Some(entry.base_url);
-        args.auth_mode = auth_mode;
-        // No fallback to the flags: each feed names its own client, or none.
-        args.client_id = entry.client_id;
-        args.refresh_token_file = entry.refresh_token_file;
-        if entry.email.is_some() {
-            args.email = entry.email;
-        }
-        if let Some(resources) = entry.resources {
-            args.resources = resources.join(",");
-        }
-        if let Some(prefix) = entry.prefix {
-            args.s3_prefix = prefix;
-            // The feed's own prefix replaces the process's under either name.
-            args.gcs_prefix = None;
-        }
-        if let Some(state_key) = entry.state_key {
-            args.state_key = state_key;
-        }
-        // A feed's own store replaces the process's: a bucket or a directory, not both.
-        if entry.out.is_some() || entry.s3_bucket.is_some() || entry.gcs_bucket.is_some() {
-            args.out = entry.out;
-            args.s3_bucket = entry.s3_bucket;
-            args.gcs_bucket = entry.gcs_bucket;
-        }
-        if entry.start_time.is_some() {
-            args.start_time = entry.start_time;
-        }
-        if let Some(max_pages) = entry.max_pages {
-            args.max_pages = max_pages;
-        }
-        let non_empty = |b: &Option<String>| b.clone().filter(|b| !b.is_empty());
-        let checkpoint = match (non_empty(&args.s3_bucket), non_empty(&args.gcs_bucket)) {
-            (Some(bucket), _) => PathBuf::from(format!("s3://{bucket}/{}", args.state_key)),
-            (None, Some(bucket)) => PathBuf::from(format!("gs://{bucket}/{}", args.state_key)),
-            (None, None) => args
-                .out
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_OUT))
-                .join(&args.state_key),
-        };
+        let checkpoint = entry::checkpoint_of(&args);
         if let Some((other, other_line)) =
             checkpoints.insert(checkpoint.clone(), (name.clone(), line))
         {
@@ -355,7 +188,7 @@ pub fn parse(
         .map_err(|e| match e.exit() {
             crate::exit::Exit::RefreshTokenLocked => FeedsError::RefreshTokenLocked {
                 path: path.to_owned(),
-                line: line_of(name_at),
+                line,
                 message: format!("feed {name}: {e}"),
             },
             _ => feed_at(name_at, e.to_string()),
@@ -368,113 +201,6 @@ pub fn parse(
         });
     }
     Ok(feeds)
-}
-
-/// The first OAuth key a feed sets, if any.
-fn oauth_key(entry: &Entry) -> Option<&'static str> {
-    [
-        ("client_id", entry.client_id.is_some()),
-        ("client_secret_env", entry.client_secret_env.is_some()),
-        ("client_secret_file", entry.client_secret_file.is_some()),
-    ]
-    .into_iter()
-    .find_map(|(k, set)| set.then_some(k))
-}
-
-/// The path two feeds would share: the directory resolved when it exists (so `a/../x` and `x`
-/// are one file), else as written.
-fn same_file(path: &Path) -> PathBuf {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    match (
-        dir.map_or_else(|| std::fs::canonicalize("."), std::fs::canonicalize),
-        path.file_name(),
-    ) {
-        (Ok(dir), Some(name)) => dir.join(name),
-        _ => path.to_owned(),
-    }
-}
-
-/// The one reference the auth mode calls for, checked to be a reference and not a secret.
-fn secret_ref(entry: &Entry, mode: AuthMode) -> Result<SecretRef, String> {
-    let (env_key, env, file_key, file, other) = match mode {
-        AuthMode::Token => (
-            "api_token_env",
-            &entry.api_token_env,
-            "api_token_file",
-            &entry.api_token_file,
-            [
-                ("bearer_token_env", entry.bearer_token_env.is_some()),
-                ("bearer_token_file", entry.bearer_token_file.is_some()),
-            ],
-        ),
-        AuthMode::Bearer => (
-            "bearer_token_env",
-            &entry.bearer_token_env,
-            "bearer_token_file",
-            &entry.bearer_token_file,
-            [
-                ("api_token_env", entry.api_token_env.is_some()),
-                ("api_token_file", entry.api_token_file.is_some()),
-            ],
-        ),
-        AuthMode::ClientCredentials | AuthMode::RefreshToken => {
-            let other = [
-                ("api_token_env", entry.api_token_env.is_some()),
-                ("api_token_file", entry.api_token_file.is_some()),
-                ("bearer_token_env", entry.bearer_token_env.is_some()),
-                ("bearer_token_file", entry.bearer_token_file.is_some()),
-            ];
-            if let Some((key, _)) = other.iter().find(|(_, set)| *set) {
-                return Err(format!(
-                    "{key} does not apply to auth_mode \"{}\"",
-                    mode.name()
-                ));
-            }
-            (
-                "client_secret_env",
-                &entry.client_secret_env,
-                "client_secret_file",
-                &entry.client_secret_file,
-                [("", false), ("", false)],
-            )
-        }
-    };
-    let mode_name = mode.name();
-    if let Some((key, _)) = other.iter().find(|(_, set)| *set) {
-        return Err(format!("{key} does not apply to auth_mode \"{mode_name}\""));
-    }
-    match (env, file) {
-        (Some(_), Some(_)) => Err(format!("set only one of {env_key} and {file_key}")),
-        (None, None) => Err(format!(
-            "auth_mode \"{mode_name}\" needs {env_key} (the name of an environment variable) or \
-             {file_key} (a file) holding the secret"
-        )),
-        (Some(name), None) => {
-            // A pasted token would be mixed-case; the value is never echoed, in case it is one.
-            let upper_snake = !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-            if upper_snake {
-                Ok(SecretRef::Env(name.clone()))
-            } else {
-                Err(format!(
-                    "{env_key} must be the NAME of an environment variable (upper-case letters, \
-                     digits and '_', like ACME_ZENDESK_TOKEN), never the secret itself"
-                ))
-            }
-        }
-        (None, Some(path)) => Ok(SecretRef::File(path.clone())),
-    }
-}
-
-fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[cfg(test)]
@@ -575,7 +301,7 @@ state_key = "beta/state.json"
 
     #[test]
     fn the_documented_example_is_a_valid_feeds_file() {
-        let section = include_str!("../../docs/feeds.md");
+        let section = include_str!("../../../docs/feeds.md");
         let start = section.find("```toml\n").expect("an example") + "```toml\n".len();
         let example = &section[start..start + section[start..].find("```").unwrap()];
         let token = tempfile::NamedTempFile::new().unwrap();
