@@ -56,6 +56,12 @@ pub trait Resource: Sized {
     const PATH: &'static str;
     /// The endpoint's documented requests per rate window; none = only the account's limit.
     const DEFAULT_LIMIT: Option<u32>;
+    /// Whether a request is a function of the saved entry alone (and the settings), so a
+    /// pass resumed from the entry asks exactly the request this one made. Then a page whose
+    /// `again` is that very request (a full page) needs no pending entry: a crash before the
+    /// position moves is followed by the same request anyway. The ticket export's requests
+    /// are its cursor; audit and access logs name the pass's own window end.
+    const REQUEST_FROM_ENTRY: bool = false;
     /// Its entry in the checkpoint.
     type State: Clone;
     /// What identifies a record in an object key.
@@ -224,9 +230,12 @@ fn take<R: Resource>(
     let page = walk
         .page(request, body, &sink.settings().origin)
         .map_err(End::Fail)?;
+    // The entry saved last asks this request again: saving it as pending would change nothing.
+    let save_pending = !(R::REQUEST_FROM_ENTRY && page.again.request == request);
     sink.store_page(
         R::NAME,
         page.again,
+        save_pending,
         &page.stored,
         &page.kept,
         &page.stamps,

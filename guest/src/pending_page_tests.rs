@@ -226,3 +226,35 @@ fn the_first_save_fixes_the_start_before_any_request() {
     assert!(host.requests.borrow().is_empty());
     assert!(host.checkpoint.borrow().is_none());
 }
+
+#[test]
+fn a_full_ticket_page_takes_two_writes_and_a_crash_between_them_asks_the_same_request() {
+    // A full page's pending entry would be the request the saved cursor asks anyway, so it
+    // is not saved: the first save, the start confirmed, then a put and a save a page. The
+    // partial last page still saves its pending entry first (the page may grow).
+    let clean = FakeHost::default();
+    clean.tickets.replace(tickets(6));
+    assert!(pass_ok(&clean, 3));
+    assert_eq!(*clean.steps.borrow(), 2 + 2 * 2, "two full pages");
+    let partial = FakeHost::default();
+    partial.tickets.replace(tickets(4));
+    assert!(pass_ok(&partial, 3));
+    assert_eq!(*partial.steps.borrow(), 2 + 2 + 3, "a full page, then a partial one");
+
+    // Crash at 4, the position save after the first page's put: the object is stored and
+    // the checkpoint still at the start, with nothing pending.
+    let host = FakeHost {
+        fail_at: Some(4),
+        ..FakeHost::default()
+    };
+    host.tickets.replace(tickets(6));
+    assert!(!pass_ok(&host, 3));
+    assert_eq!(host.stored_ids(), vec![1, 2, 3]);
+    let resumed = host.resumed();
+    assert!(pass_ok(&resumed, 3));
+    assert_eq!(
+        resumed.requests.borrow()[0],
+        "/api/v2/incremental/tickets/cursor.json?start_time=0&per_page=3"
+    );
+    assert_eq!(resumed.stored_ids(), (1..=6).collect::<Vec<_>>());
+}

@@ -79,7 +79,9 @@ impl From<Failure> for End {
 /// while Zendesk's data is unchanged:
 /// 1. [`PageSink::store_page`] saves, in the checkpoint's `pending`, how to fetch the page
 ///    again (the same request with the page size limited to its record count), then writes
-///    the object, then forgets the entry in memory;
+///    the object, then forgets the entry in memory. The save is left out when the checkpoint
+///    as saved already asks exactly that request (a full page of the ticket export): it is one
+///    durable write a page fewer, and a restart asks the same either way;
 /// 2. the resource moves its position and calls [`PageSink::save`]: the position and the
 ///    cleared entry land in one save;
 /// 3. a later pass that finds an entry ([`PageSink::pending`]) asks exactly that request first
@@ -241,12 +243,15 @@ impl<'a> PageSink<'a> {
     /// Stores a page's records as one object (nothing for an empty page) and counts them.
     /// Returns once the object is durable, or already was. `again` is how to fetch exactly
     /// this page again (its request with the page size set to the page's record count): it
-    /// is saved as pending before the object is written. The caller then moves its position
-    /// and saves, which clears the entry.
+    /// is saved as pending before the object is written, unless `save_pending` is false (the
+    /// saved checkpoint asks that request already). The caller then moves its position and
+    /// saves, which clears the entry.
+    #[allow(clippy::too_many_arguments)]
     pub fn store_page<S: Stamp>(
         &mut self,
         resource: &str,
         again: PendingPage,
+        save_pending: bool,
         body: &[u8],
         records: &[&str],
         stamps: &[S],
@@ -284,8 +289,10 @@ impl<'a> PageSink<'a> {
         } else {
             (std::borrow::Cow::Borrowed(body), "application/json")
         };
-        self.checkpoint.pending.insert(resource.to_owned(), again);
-        self.save()?;
+        if save_pending {
+            self.checkpoint.pending.insert(resource.to_owned(), again);
+            self.save()?;
+        }
         match self.host.put_object(&key, &bytes, content_type) {
             Ok(PutOutcome::Created) => progress.created += 1,
             Ok(PutOutcome::AlreadyExisted) => {

@@ -119,6 +119,8 @@ impl Resource for Tickets {
     const PATH: &'static str = PATH;
     /// The incremental exports allow 10 a minute (30 with the High Volume add-on, a setting).
     const DEFAULT_LIMIT: Option<u32> = Some(10);
+    /// Every request is the saved cursor (or start) and the page size.
+    const REQUEST_FROM_ENTRY: bool = true;
     type State = TicketsState;
     type Stamp = RecordStamp;
     /// The page's `after_cursor`.
