@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `zendesk-crm` binary, running the real component, against the
 //! Zendesk simulator over loopback, asserting on the objects and checkpoint actually stored.
 
+/// What the S3 and GCS tests share: the default keys, bucket names, page objects.
+mod buckets;
 /// Starting simulators and passes, and reading back what a pass stored.
 mod harness;
 
