@@ -239,7 +239,11 @@ fn a_full_ticket_page_takes_two_writes_and_a_crash_between_them_asks_the_same_re
     let partial = FakeHost::default();
     partial.tickets.replace(tickets(4));
     assert!(pass_ok(&partial, 3));
-    assert_eq!(*partial.steps.borrow(), 2 + 2 + 3, "a full page, then a partial one");
+    assert_eq!(
+        *partial.steps.borrow(),
+        2 + 2 + 3,
+        "a full page, then a partial one"
+    );
 
     // Crash at 4, the position save after the first page's put: the object is stored and
     // the checkpoint still at the start, with nothing pending.
