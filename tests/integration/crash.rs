@@ -248,8 +248,9 @@ fn a_pending_page_zendesk_no_longer_answers_is_replaced_by_the_usual_question() 
     let sim = sim_with_data();
     let mut c = collector(&sim);
     c.env("RESOURCES", "incremental_tickets");
-    // Crash with the second page pending, then make its cursor one Zendesk refuses.
-    crash(&mut c, &sim, "object.after-write", 2);
+    // Crash with the last page (5 of 25 tickets) pending, then make its cursor one Zendesk
+    // refuses. (Full pages save no pending entry: their request is the saved cursor's.)
+    crash(&mut c, &sim, "object.after-write", 3);
     let mut checkpoint = c.checkpoint();
     let pending = &mut checkpoint["pending"]["incremental_tickets"];
     let request = pending["request"].as_str().unwrap().to_owned();
@@ -275,7 +276,8 @@ fn a_pending_request_edited_to_point_elsewhere_is_refused_and_nothing_is_sent() 
     let sim = sim_with_data();
     let mut c = collector(&sim);
     c.env("RESOURCES", "incremental_tickets");
-    crash(&mut c, &sim, "object.after-write", 1);
+    // The last page, the one with a pending entry.
+    crash(&mut c, &sim, "object.after-write", 3);
     let mut checkpoint = c.checkpoint();
     let pending = &mut checkpoint["pending"]["incremental_tickets"];
     let request = pending["request"].as_str().unwrap().to_owned();
