@@ -207,18 +207,9 @@ fn probe_dir(path: &Path) -> Result<(), StorageError> {
     }
 }
 
-/// Runs a file operation off the async threads. On a current-thread runtime (`run` of one
-/// account) it runs in place instead: the pass is waiting for it and nothing else shares the
-/// thread but the signal watcher, so handing it to the blocking pool only added two thread
-/// switches a write. `serve`'s feeds share a multi-threaded runtime, where it goes to the pool.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, StorageError> {
-    if tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::CurrentThread
-    {
-        return f();
-    }
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
