@@ -4,8 +4,8 @@
 use zendesk_crm_tests::Fault;
 
 use super::Bucket;
-use crate::buckets::{OUTSIDE_STATE_KEY, assert_ok};
-use crate::harness::{Pass, T0, audit_events_in, simulator, sorted_unique, tickets_in, visible};
+use crate::buckets::{assert_ok, crash_and_resume};
+use crate::harness::{Pass, T0, simulator, sorted_unique, tickets_in, visible};
 
 #[test]
 fn two_concurrent_passes_on_one_checkpoint_advance_it_once_and_lose_nothing() {
@@ -100,47 +100,14 @@ fn a_crash_at_any_s3_write_loses_nothing_and_stores_nothing_twice() {
     ];
     for &(point, hits) in points {
         for &n in hits {
-            let case = format!("s3 {point}:{n}");
-            let sim = simulator();
-            for id in 1..=25u64 {
-                sim.upsert_ticket(id, T0 - 3000 + 10 * id as i64);
-                sim.add_audit_event(1000 + id, T0 - 3000 + 10 * id as i64);
-            }
             let bucket = Bucket::new();
             let admin = bucket.moto.admin().clone();
-            let mut c = bucket.collector(&sim, &admin);
-            c.env("RESOURCES", "incremental_tickets,audit_logs")
-                .env("PAGE_SIZE", 10)
-                .env("STATE_KEY", OUTSIDE_STATE_KEY)
-                .env("ZENDESK_CRM_FAILPOINT", format!("{point}:{n}"));
-            let crashed = c.run(&sim);
-            c.unset("ZENDESK_CRM_FAILPOINT");
-            assert!(
-                crashed
-                    .stderr
-                    .contains(&format!("failpoint {point}:{n} reached: aborting")),
-                "{case}: {}",
-                crashed.output()
-            );
-            for id in 26..=28u64 {
-                sim.upsert_ticket(id, T0 - 3000 + 10 * id as i64);
-                sim.add_audit_event(1000 + id, T0 - 3000 + 10 * id as i64);
-            }
-            sim.advance(600);
-            let pass = c.run(&sim);
-            assert_ok(&pass);
-            let bodies = bucket.bodies();
-            assert_eq!(
-                sorted_unique(tickets_in(&bodies)),
-                visible(&sim),
-                "{case}: tickets"
-            );
-            let mut audit = sim.audit_events_visible();
-            audit.sort();
-            assert_eq!(
-                sorted_unique(audit_events_in(&bodies)),
-                audit,
-                "{case}: audit events"
+            crash_and_resume(
+                &format!("s3 {point}:{n}"),
+                point,
+                n,
+                |sim| bucket.collector(sim, &admin),
+                || bucket.bodies(),
             );
         }
     }
