@@ -149,9 +149,7 @@ impl Runtime {
     pub fn new(component: &[u8], cache_dir: Option<&Path>) -> anyhow::Result<Runtime> {
         let mut config = Config::new();
         if let Some(dir) = cache_dir {
-            let mut cache = CacheConfig::new();
-            cache.with_directory(dir);
-            match Cache::new(cache) {
+            match compiled_code_cache(dir) {
                 Ok(cache) => {
                     config.cache(Some(cache));
                 }
@@ -291,6 +289,15 @@ impl Runtime {
 #[error("the component ran past its deadline")]
 struct Overran;
 
+/// wasmtime's cache in `dir`. wasmtime refuses a relative directory, so `--cache-dir cache`
+/// is taken from the current directory rather than turning the cache off.
+fn compiled_code_cache(dir: &Path) -> anyhow::Result<Cache> {
+    let dir = std::path::absolute(dir)?;
+    let mut cache = CacheConfig::new();
+    cache.with_directory(dir);
+    Ok(Cache::new(cache)?)
+}
+
 /// The component of `config` (`--component`, else the embedded one), compiled or taken from
 /// the compiled-code cache.
 pub fn load(config: &crate::config::PassConfig) -> anyhow::Result<Runtime> {
@@ -341,6 +348,14 @@ mod tests {
         "zendesk:crm/pass-control@0.1.0",
         "zendesk:crm/types@0.1.0",
     ];
+
+    #[test]
+    fn a_relative_cache_directory_is_taken_from_the_current_directory() {
+        let dir = tempfile::tempdir_in(".").unwrap();
+        let relative = Path::new(dir.path().file_name().unwrap());
+        assert!(relative.is_relative() && relative.exists());
+        compiled_code_cache(relative).unwrap();
+    }
 
     #[test]
     fn component_imports_are_exactly_the_documented_ones() {
