@@ -1,7 +1,7 @@
 //! A stand-alone Zendesk simulator for trying the collector without a Zendesk account.
 //!
 //! `zendesk-sim [--port 0] [--tickets 2500] [--audit-events 500] [--history-hours 48]
-//! [--ticket-every SECS]` (`--help` for more) prints `ZENDESK_BASE_URL=…`, `ZENDESK_EMAIL=…` and
+//! [--ticket-every SECS] [--rate-limit N]` (`--help` for more) prints `ZENDESK_BASE_URL=…`, `ZENDESK_EMAIL=…` and
 //! `ZENDESK_API_TOKEN=…`, then serves until killed. `--ticket-every` also adds one audit
 //! event at the same cadence.
 
@@ -12,7 +12,7 @@ use std::time::Duration;
 use zendesk_crm_tests::{SimConfig, Simulator};
 
 const USAGE: &str = "usage: zendesk-sim [--port N] [--tickets N] [--audit-events N] \
-                     [--history-hours N] [--ticket-every SECS]";
+                     [--history-hours N] [--ticket-every SECS] [--rate-limit N]";
 
 const HELP: &str = "\
 A Zendesk Support simulator on 127.0.0.1, for trying zendesk-crm without a Zendesk account.
@@ -25,6 +25,8 @@ Options:
   --audit-events N    audit-log events in the history (default 500)
   --history-hours N   hours the history spans, ending two minutes ago (default 48)
   --ticket-every SECS add a ticket and an audit event every SECS seconds (default 0: never)
+  --rate-limit N      the account's requests a minute its rate-limit headers announce
+                      (default 700, Zendesk Enterprise); nothing is refused either way
   -h, --help          print this help
 
 Example:
@@ -41,6 +43,7 @@ struct Args {
     audit_events: u64,
     history_hours: u64,
     ticket_every: u64,
+    rate_limit: u32,
 }
 
 /// What the command line asks for.
@@ -56,6 +59,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
         audit_events: 500,
         history_hours: 48,
         ticket_every: 0,
+        rate_limit: 700,
     };
     let mut it = argv.into_iter();
     while let Some(flag) = it.next() {
@@ -79,6 +83,11 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
             "--audit-events" => args.audit_events = number(&value)?,
             "--history-hours" => args.history_hours = number(&value)?.max(1),
             "--ticket-every" => args.ticket_every = number(&value)?,
+            "--rate-limit" => {
+                args.rate_limit = value
+                    .parse()
+                    .map_err(|_| format!("--rate-limit: not a number: {value}"))?;
+            }
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -132,7 +141,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = SimConfig::default();
+    let config = SimConfig {
+        header_rate_limit: args.rate_limit,
+        ..SimConfig::default()
+    };
     let (email, token) = (config.email.clone(), config.api_token.clone());
     let sim = match args.port {
         0 => Simulator::start(config),
@@ -185,6 +197,12 @@ mod tests {
             panic!("not a serve");
         };
         assert_eq!((args.port, args.tickets, args.audit_events), (0, 7, 500));
+        assert_eq!(args.rate_limit, 700, "Zendesk Enterprise's, unless asked");
+        let Ok(Parsed::Serve(args)) = parse(&["--rate-limit", "1000000"]) else {
+            panic!("not a serve");
+        };
+        assert_eq!(args.rate_limit, 1_000_000);
+        assert!(parse(&["--rate-limit", "lots"]).is_err());
         let unknown = parse(&["--nope", "1"]).err().expect("an error");
         assert!(unknown.contains("usage: zendesk-sim"), "{unknown}");
     }

@@ -21,7 +21,7 @@ use super::faults::{self, Fault};
 use super::oauth;
 use super::rate_limits::{AccountHeaders, Verdict};
 use super::routes;
-use super::state::{RATE_LIMIT, Shared};
+use super::state::Shared;
 use super::wire::{JSON, RecordedRequest, SimResponse};
 
 /// Thread entry point: serves until `shutdown` fires (or its sender is dropped).
@@ -245,12 +245,13 @@ fn finish(
                 reset,
             } = account.unwrap_or_else(|| {
                 let now = state.clock.now();
-                let (mut remaining, reset) = state.rate.hit(now);
+                let limit = shared.config.header_rate_limit;
+                let (mut remaining, reset) = state.rate.hit(now, limit);
                 if resp.status == 429 {
                     remaining = 0;
                 }
                 AccountHeaders {
-                    limit: RATE_LIMIT,
+                    limit,
                     remaining,
                     reset: u64::try_from(reset).unwrap_or(0),
                 }

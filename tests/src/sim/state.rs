@@ -119,27 +119,27 @@ pub(crate) struct AccessRate {
     pub used: u32,
 }
 
-/// The account limit (700/min, Enterprise) counted per simulated minute, for the headers only.
+/// The account limit (`SimConfig::header_rate_limit`) counted per simulated minute, for the
+/// headers only.
 #[derive(Default)]
 pub(crate) struct RateWindow {
     minute: i64,
     used: u32,
 }
 
+/// Zendesk Enterprise's account limit, requests a minute: what the headers announce by default.
 pub(crate) const RATE_LIMIT: u32 = 700;
 
 impl RateWindow {
-    /// Counts one request at `now`; returns (remaining, seconds until the window resets).
-    pub fn hit(&mut self, now: i64) -> (u32, i64) {
+    /// Counts one request at `now` against `limit`; returns (remaining, seconds until the
+    /// window resets).
+    pub fn hit(&mut self, now: i64, limit: u32) -> (u32, i64) {
         let minute = now.div_euclid(60);
         if minute != self.minute {
             self.minute = minute;
             self.used = 0;
         }
         self.used = self.used.saturating_add(1);
-        (
-            RATE_LIMIT.saturating_sub(self.used),
-            60 - now.rem_euclid(60),
-        )
+        (limit.saturating_sub(self.used), 60 - now.rem_euclid(60))
     }
 }

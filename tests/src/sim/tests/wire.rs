@@ -86,6 +86,15 @@ fn api_responses_carry_zendesk_headers() {
 }
 
 #[test]
+fn the_announced_account_limit_can_be_raised_for_benchmarks() {
+    let sim = sim_with(|c| c.header_rate_limit = 1_000_000);
+    let r = get(&sim, &start(0, 1));
+    assert_eq!(r.header("x-rate-limit"), Some("1000000"));
+    assert_eq!(r.header("ratelimit-limit"), Some("1000000"));
+    assert_eq!(r.header("x-rate-limit-remaining"), Some("999999"));
+}
+
+#[test]
 fn gzip_only_when_asked_and_it_decompresses_to_the_identity_body() {
     let sim = sim();
     sim.add_tickets(1, 50, 1000);
