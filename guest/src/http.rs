@@ -198,22 +198,20 @@ fn read_body(
     let stream = body
         .stream()
         .map_err(|()| HttpError::Transport("response body stream already taken".into()))?;
-    let mut out = Vec::new();
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    let mut len = 0u64;
     let ready = stream.subscribe();
-    // Each read takes all the host has (one frame) up to one byte past the cap: the first
-    // chunk becomes the body as it is, so a body that arrives in one piece is copied into the
-    // component once and never again.
+    // Each read takes all the host has (one frame) up to one byte past the cap. The chunks
+    // are joined once at the end, into a buffer of the body's size: appending each to a
+    // growing buffer copied a page about twice more (the appends, and every regrowth).
     let most = max_bytes.saturating_add(1);
     loop {
-        match stream.read(most.saturating_sub(out.len() as u64).max(1)) {
+        match stream.read(most.saturating_sub(len).max(1)) {
             Ok(chunk) if chunk.is_empty() => wait(&ready, deadline)?,
             Ok(chunk) => {
-                if out.is_empty() {
-                    out = chunk;
-                } else {
-                    out.extend_from_slice(&chunk);
-                }
-                if out.len() as u64 > max_bytes {
+                len += chunk.len() as u64;
+                chunks.push(chunk);
+                if len > max_bytes {
                     return Err(HttpError::TooLarge(max_bytes));
                 }
             }
@@ -226,7 +224,11 @@ fn read_body(
             }
         }
     }
-    Ok(out)
+    // A body that came in one piece is used as it is.
+    if chunks.len() == 1 {
+        return Ok(chunks.pop().unwrap_or_default());
+    }
+    Ok(chunks.concat())
 }
 
 /// Inflates a gzip body, refusing to produce more than `max_bytes` (a gzip bomb is an error,
