@@ -1,9 +1,9 @@
 //! A stand-alone Zendesk simulator for trying the collector without a Zendesk account.
 //!
 //! `zendesk-sim [--port 0] [--tickets 2500] [--audit-events 500] [--history-hours 48]
-//! [--ticket-every SECS] [--rate-limit N]` (`--help` for more) prints `ZENDESK_BASE_URL=…`, `ZENDESK_EMAIL=…` and
-//! `ZENDESK_API_TOKEN=…`, then serves until killed. `--ticket-every` also adds one audit
-//! event at the same cadence.
+//! [--ticket-every SECS] [--rate-limit N]` (`--help` for more) prints `ZENDESK_BASE_URL=…`,
+//! `ZENDESK_EMAIL=…` and `ZENDESK_API_TOKEN=…`, then serves until killed. `--ticket-every`
+//! also adds one audit event at the same cadence.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -59,7 +59,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
         audit_events: 500,
         history_hours: 48,
         ticket_every: 0,
-        rate_limit: 700,
+        rate_limit: SimConfig::default().header_rate_limit,
     };
     let mut it = argv.into_iter();
     while let Some(flag) = it.next() {
