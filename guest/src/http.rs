@@ -201,9 +201,10 @@ fn read_body(
     let mut chunks: Vec<Vec<u8>> = Vec::new();
     let mut len = 0u64;
     let ready = stream.subscribe();
-    // Each read takes all the host has (one frame) up to one byte past the cap. The chunks
-    // are joined once at the end, into a buffer of the body's size: appending each to a
-    // growing buffer copied a page about twice more (the appends, and every regrowth).
+    // Each read takes all the host has (one frame) up to one byte past the cap. Our host
+    // hands an inflated page over as one frame, so one read takes it whole and nothing is
+    // joined; a runtime that streams frames gets them joined once at the end, into a buffer of
+    // the body's size (appending each to a growing buffer copied a page about twice more).
     let most = max_bytes.saturating_add(1);
     loop {
         match stream.read(most.saturating_sub(len).max(1)) {

@@ -9,8 +9,15 @@
 //! applies too), so a gzip bomb costs at most that much memory, in the host as in the guest.
 //! The component still inflates a gzip body that reaches it encoded (another runtime that
 //! does not decode, or an old cassette), so it works in either kind of host.
+//!
+//! The encoded body (a tenth of a page) is gathered first and inflated once, into a buffer
+//! of the size its gzip trailer announces, and handed to the component as one frame. The
+//! component reads whole bodies anyway; inflating frame by frame instead produced a frame per
+//! network read, each grown from empty, which the component then had to join: two more
+//! copies of every page, and the component's memory held a page twice at its peak.
 
-use std::io::Write as _;
+use std::future::Future;
+use std::io::Read as _;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -19,13 +26,11 @@ use http_body_util::BodyExt as _;
 use hyper::body::{Body, Frame, SizeHint};
 use wasmtime_wasi_http::{Error, WasiBody};
 
-/// Input fed to the inflater at once: its output per call is bounded by its own buffer, and
-/// the cap is checked after every call.
-const INPUT_STEP: usize = 16 * 1024;
-
-/// `response` with a gzip body replaced by its inflated bytes, at most `max_bytes` of them
-/// (more is a body error naming the cap); `Content-Encoding` and `Content-Length` go, as they
-/// described the encoded body. Any other response is returned as it is.
+/// `response` with a gzip body replaced by its inflated bytes, at most `max_bytes` of them:
+/// a body that inflates to more is cut there and ends in a body error naming the cap (the
+/// component, whose own cap is lower, reads past its cap and reports the body too large).
+/// `Content-Encoding` and `Content-Length` go, as they described the encoded body. Any other
+/// response is returned as it is.
 pub fn gunzip(response: http::Response<WasiBody>, max_bytes: u64) -> http::Response<WasiBody> {
     let gzip = response
         .headers()
@@ -39,90 +44,102 @@ pub fn gunzip(response: http::Response<WasiBody>, max_bytes: u64) -> http::Respo
     parts.headers.remove(http::header::CONTENT_ENCODING);
     parts.headers.remove(http::header::CONTENT_LENGTH);
     let body = Gunzip {
-        inner: body,
-        inflater: Inflater::new(max_bytes),
+        inflating: Some(Box::pin(inflate_body(body, max_bytes))),
+        rest: None,
     };
     http::Response::from_parts(parts, body.boxed_unsync())
 }
 
+type Inflating = Pin<Box<dyn Future<Output = Result<Inflated, Error>> + Send>>;
+
+/// The inflated body in one frame, then its trailers (if the encoded one had any) or the
+/// error that cut it, then the end.
 struct Gunzip {
-    inner: WasiBody,
-    inflater: Inflater,
+    /// None once the inflated frame has been handed out (or the body failed).
+    inflating: Option<Inflating>,
+    rest: Option<Result<http::HeaderMap, Error>>,
 }
 
-/// The one bounded gzip inflater of the host: for response bodies as they stream
-/// ([`gunzip`]) and for whole bodies ([`inflate`], e.g. `redact-cassette`).
-struct Inflater {
-    /// None once the gzip stream has ended (or failed).
-    decoder: Option<flate2::write::GzDecoder<Vec<u8>>>,
-    produced: u64,
-    max_bytes: u64,
+struct Inflated {
+    data: Bytes,
+    rest: Option<Result<http::HeaderMap, Error>>,
 }
 
-impl Inflater {
-    fn new(max_bytes: u64) -> Inflater {
-        Inflater {
-            decoder: Some(flate2::write::GzDecoder::new(Vec::new())),
-            produced: 0,
-            max_bytes,
-        }
-    }
+/// Most encoded bytes gathered for a body of at most `max_bytes`: deflate's stored blocks add
+/// five bytes in 65,535, gzip's header and trailer a few dozen; the rest is slack for
+/// optional header fields.
+fn encoded_cap(max_bytes: u64) -> u64 {
+    max_bytes
+        .saturating_add(max_bytes / 8192)
+        .saturating_add(64 * 1024)
+}
 
-    fn done(&self) -> bool {
-        self.decoder.is_none()
-    }
-
-    /// Inflates `input`, returning what it produced. Bytes after the end of the gzip member
-    /// are ignored, as the component's own inflater ignores them.
-    fn feed(&mut self, mut input: &[u8]) -> Result<Bytes, Error> {
-        let Some(decoder) = self.decoder.as_mut() else {
-            return Ok(Bytes::new());
-        };
-        while !input.is_empty() {
-            let step = &input[..input.len().min(INPUT_STEP)];
-            let used = decoder.write(step).map_err(corrupt)?;
-            if used == 0 {
-                break;
+async fn inflate_body(mut body: WasiBody, max_bytes: u64) -> Result<Inflated, Error> {
+    let cap = encoded_cap(max_bytes);
+    let mut encoded: Vec<u8> = Vec::new();
+    let mut rest = None;
+    while let Some(frame) = body.frame().await {
+        match frame?.into_data() {
+            Ok(data) => {
+                if (encoded.len() + data.len()) as u64 > cap {
+                    return Err(Error::HttpResponseBodySize(Some(max_bytes)));
+                }
+                if encoded.is_empty() {
+                    encoded.reserve_exact(
+                        body.size_hint()
+                            .upper()
+                            .map_or(0, |n| (n.min(cap) as usize).saturating_add(data.len())),
+                    );
+                }
+                encoded.extend_from_slice(&data);
             }
-            input = &input[used..];
-            check(self.produced, decoder.get_ref().len(), self.max_bytes)?;
+            Err(frame) => rest = frame.into_trailers().ok().map(Ok),
         }
-        let out = Bytes::from(std::mem::take(decoder.get_mut()));
-        self.produced += out.len() as u64;
-        Ok(out)
     }
-
-    /// The end of the encoded body: the gzip trailer (CRC and length) must have arrived.
-    fn finish(&mut self) -> Result<Bytes, Error> {
-        let Some(mut decoder) = self.decoder.take() else {
-            return Ok(Bytes::new());
-        };
-        decoder.try_finish().map_err(corrupt)?;
-        check(self.produced, decoder.get_ref().len(), self.max_bytes)?;
-        let out = Bytes::from(std::mem::take(decoder.get_mut()));
-        self.produced += out.len() as u64;
-        Ok(out)
+    let mut data = inflate_at_most(&encoded, max_bytes.saturating_add(1))?;
+    if data.len() as u64 > max_bytes {
+        data.truncate(usize::try_from(max_bytes).unwrap_or(usize::MAX));
+        rest = Some(Err(Error::HttpResponseBodySize(Some(max_bytes))));
     }
+    Ok(Inflated {
+        data: Bytes::from(data),
+        rest,
+    })
 }
 
-/// A whole gzip body inflated, at most `max_bytes` of it (more is an error naming the cap).
+/// A whole gzip body inflated, at most `max_bytes` of it (more is an error naming the cap, and
+/// inflating stops there). Bytes after the end of the gzip member are ignored, as the
+/// component's own inflater ignores them.
 pub fn inflate(encoded: &[u8], max_bytes: u64) -> Result<Vec<u8>, Error> {
-    let mut inflater = Inflater::new(max_bytes);
-    let mut out = inflater.feed(encoded)?.to_vec();
-    out.extend_from_slice(&inflater.finish()?);
+    let out = inflate_at_most(encoded, max_bytes.saturating_add(1))?;
+    if out.len() as u64 > max_bytes {
+        return Err(Error::HttpResponseBodySize(Some(max_bytes)));
+    }
     Ok(out)
 }
 
-/// More than `max_bytes` once the `pending` output is counted is an error naming the cap.
-fn check(produced: u64, pending: usize, max_bytes: u64) -> Result<(), Error> {
-    if produced + pending as u64 > max_bytes {
-        return Err(Error::HttpResponseBodySize(Some(max_bytes)));
-    }
-    Ok(())
+/// The first `most` bytes of a gzip body inflated (all of it if shorter), or why it is not
+/// gzip. `bufread`'s decoder writes straight into the buffer (`write`'s copies through one of
+/// its own).
+fn inflate_at_most(encoded: &[u8], most: u64) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(inflated_size_hint(encoded, most));
+    flate2::bufread::GzDecoder::new(encoded)
+        .take(most)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::InternalError(Some(format!("gzip body could not be inflated: {e}"))))?;
+    Ok(out)
 }
 
-fn corrupt(e: std::io::Error) -> Error {
-    Error::InternalError(Some(format!("gzip body could not be inflated: {e}")))
+/// The inflated size the gzip trailer announces (ISIZE, the size modulo 2^32), trusted only
+/// as far as `most` and deflate's best ratio (1032:1) allow: it only sizes the buffer, which
+/// still grows if the trailer understated it.
+fn inflated_size_hint(encoded: &[u8], most: u64) -> usize {
+    let Some(trailer) = encoded.len().checked_sub(4).map(|at| &encoded[at..]) else {
+        return 0;
+    };
+    let announced = u64::from(u32::from_le_bytes(trailer.try_into().unwrap_or([0; 4])));
+    let bound = (encoded.len() as u64).saturating_mul(1032).min(most);
+    usize::try_from(announced.min(bound)).unwrap_or(0)
 }
 
 impl Body for Gunzip {
@@ -133,30 +150,26 @@ impl Body for Gunzip {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        loop {
-            let out = match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => self.inflater.feed(&data),
-                    // Trailers pass through.
-                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
-                },
-                Some(Err(e)) => Err(e),
-                None if self.inflater.done() => return Poll::Ready(None),
-                None => self.inflater.finish(),
-            };
-            match out {
-                Ok(out) if out.is_empty() => {
-                    if self.inflater.done() && self.inner.is_end_stream() {
-                        return Poll::Ready(None);
-                    }
-                }
-                Ok(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
-                Err(e) => {
-                    self.inflater.decoder = None;
-                    return Poll::Ready(Some(Err(e)));
+        let Some(inflating) = self.inflating.as_mut() else {
+            return Poll::Ready(self.rest.take().map(|r| r.map(Frame::trailers)));
+        };
+        let inflated = ready!(inflating.as_mut().poll(cx));
+        self.inflating = None;
+        Poll::Ready(match inflated {
+            Ok(Inflated { data, rest }) => {
+                self.rest = rest;
+                if data.is_empty() {
+                    self.rest.take().map(|r| r.map(Frame::trailers))
+                } else {
+                    Some(Ok(Frame::data(data)))
                 }
             }
-        }
+            Err(e) => Some(Err(e)),
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inflating.is_none() && self.rest.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -168,6 +181,7 @@ impl Body for Gunzip {
 mod tests {
     use super::*;
     use http_body_util::Full;
+    use std::io::Write as _;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -218,6 +232,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_component_reads_an_inflated_body_in_one_frame() {
+        let json = br#"{"tickets":[{"id":1}],"end_of_stream":true}"#.repeat(5000);
+        let mut body = gunzip(response(gzip(&json), 1024), 1 << 20).into_body();
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first, json);
+        assert!(body.frame().await.is_none());
+        assert!(body.is_end_stream());
+    }
+
+    #[test]
+    fn a_trailer_that_misstates_the_size_only_sizes_the_buffer() {
+        let page = vec![b'x'; 100_000];
+        for announced in [0u32, 10, 200_000, u32::MAX] {
+            let mut encoded = gzip(&page);
+            let at = encoded.len() - 4;
+            // The decoder checks ISIZE, so a false one is refused, but never over-allocates.
+            encoded[at..].copy_from_slice(&announced.to_le_bytes());
+            assert!(inflated_size_hint(&encoded, 150_000) <= 150_000);
+            assert!(inflate(&encoded, 150_000).is_err(), "{announced}");
+        }
+        assert_eq!(inflated_size_hint(&gzip(&page), 1 << 20), 100_000);
+    }
+
+    #[tokio::test]
+    async fn an_encoded_body_far_past_the_cap_is_refused_unread() {
+        // Stored (uncompressed) deflate blocks: the encoded body alone is past the cap.
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        e.write_all(&vec![7u8; 4 << 20]).unwrap();
+        let error = read(gunzip(response(e.finish().unwrap(), 64 * 1024), 1 << 20))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::HttpResponseBodySize(Some(cap)) if cap == 1 << 20),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn other_bodies_pass_untouched() {
         let plain = http::Response::builder()
             .header("content-length", "2")
@@ -251,13 +303,20 @@ mod tests {
     #[tokio::test]
     async fn a_gzip_bomb_stops_at_the_cap() {
         let bomb = gzip(&vec![b' '; 64 << 20]);
-        let error = read(gunzip(response(bomb, 64 * 1024), 1 << 20))
+        let error = read(gunzip(response(bomb.clone(), 64 * 1024), 1 << 20))
             .await
             .unwrap_err();
         assert!(
             matches!(error, Error::HttpResponseBodySize(Some(cap)) if cap == 1 << 20),
             "{error:?}"
         );
+        // The cap's worth is handed over first, so a component with a lower cap of its own
+        // reads past it and names its own.
+        let mut body = gunzip(response(bomb, 64 * 1024), 1 << 20).into_body();
+        let data = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(data.len(), 1 << 20);
+        assert!(body.frame().await.unwrap().is_err());
+        assert!(body.frame().await.is_none());
     }
 
     #[tokio::test]
