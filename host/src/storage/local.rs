@@ -207,9 +207,17 @@ fn probe_dir(path: &Path) -> Result<(), StorageError> {
     }
 }
 
+/// Runs a file operation off the async threads, except on a current-thread runtime (a `run`
+/// of one account): there the pass is the only task and waits for the write anyway, so it
+/// runs in place, without handing each write to the blocking pool and back.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, StorageError> {
+    if tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::CurrentThread
+    {
+        return f();
+    }
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
