@@ -20,6 +20,8 @@ const NOW_MS: i64 = 1_750_000_000_000;
 use crate::resources::tickets;
 
 const TICKETS_PAGE: &str = r#"{"tickets":[{"id":1,"generated_timestamp":5,"subject":"a"},{"id":2,"generated_timestamp":6}],"after_url":"u","after_cursor":"+/a=","before_cursor":null,"end_of_stream":false}"#;
+/// A ticket page of multi-byte text, for damage that tears characters.
+const UNICODE_PAGE: &str = r#"{"tickets":[{"id":1,"generated_timestamp":5,"subject":"Überweisung fehlgeschlagen ✓","description":"日本語の説明 — ça marche"},{"id":2,"generated_timestamp":6,"tags":["café","naïve"]}],"after_cursor":"+/a=","end_of_stream":false}"#;
 const AUDIT_PAGE: &str = r#"{"audit_logs":[{"id":2,"created_at":"2025-01-01T00:00:01Z"},{"id":1,"created_at":"2025-01-01T00:00:02Z"}],"meta":{"has_more":true,"after_cursor":"x","before_cursor":"y"},"links":{"prev":null,"next":"u"}}"#;
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -243,8 +245,8 @@ struct DerivedStamp {
 /// The records and stamps of a page as serde read them, or None where it refused the page.
 /// One deliberate difference: serde's derived parser also reads a struct from an array
 /// (`[1, 2]` as id 1, time 2); the walk refuses a record that is not an object.
-fn derived(text: &str) -> Option<Vec<(String, u64, i64)>> {
-    let page: DerivedPage<'_> = serde_json::from_str(text).ok()?;
+fn derived(body: &[u8]) -> Option<Vec<(String, u64, i64)>> {
+    let page: DerivedPage<'_> = serde_json::from_str(std::str::from_utf8(body).ok()?).ok()?;
     page.tickets
         .iter()
         .map(|r| {
@@ -258,8 +260,8 @@ fn derived(text: &str) -> Option<Vec<(String, u64, i64)>> {
 }
 
 /// The same through the one-pass walk.
-fn walked(text: &str) -> Option<Vec<(String, u64, i64)>> {
-    let page = json_scan::page(text, "tickets", ["id", "generated_timestamp"], []).ok()?;
+fn walked(body: &[u8]) -> Option<Vec<(String, u64, i64)>> {
+    let page = json_scan::page(body, "tickets", ["id", "generated_timestamp"], []).ok()?;
     if !page.has_list {
         return None;
     }
@@ -288,13 +290,30 @@ proptest! {
         } else {
             serde_json::to_string(&page).unwrap()
         };
-        prop_assert_eq!(walked(&text), derived(&text));
+        prop_assert_eq!(walked(text.as_bytes()), derived(text.as_bytes()));
     }
 
+    /// Damaged pages, bytes that are not UTF-8 included: serde reads them from `&str`, so
+    /// it refuses those, and so must the walk.
     #[test]
-    fn the_walk_agrees_with_serde_on_damaged_pages(body in mutated(TICKETS_PAGE)) {
-        if let Ok(text) = std::str::from_utf8(&body) {
-            prop_assert_eq!(walked(text), derived(text), "{}", text);
+    fn the_walk_agrees_with_serde_on_damaged_pages(
+        body in prop_oneof![mutated(TICKETS_PAGE), mutated(UNICODE_PAGE)]
+    ) {
+        prop_assert_eq!(walked(&body), derived(&body), "{}", String::from_utf8_lossy(&body));
+    }
+
+    /// What the walk accepts is UTF-8, whatever the bytes: the promise that lets it hand out
+    /// `&str` without a second pass over the page (`json_scan::accepted`).
+    #[test]
+    fn the_walk_accepts_only_utf8(
+        body in prop_oneof![
+            mutated(UNICODE_PAGE),
+            prop::collection::vec(any::<u8>(), 0..48)
+                .prop_map(|noise| [br#"{"tickets":[{"s":""#.as_slice(), &noise, br#""}]}"#].concat()),
+        ]
+    ) {
+        if json_scan::page(&body, "tickets", ["id"], ["end_of_stream"]).is_ok() {
+            prop_assert!(std::str::from_utf8(&body).is_ok(), "{:?}", body);
         }
     }
 }

@@ -38,8 +38,7 @@ pub fn envelope_of<'a>(
 ) -> Result<Envelope<'a>, String> {
     let not_a_page =
         |e: String| format!("not an {what} page ({e}); body starts: {}", excerpt(body));
-    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
-    let page = json_scan::page(text, list, ["id", time], ["meta", "links"])
+    let page = json_scan::page(body, list, ["id", time], ["meta", "links"])
         .map_err(|e| not_a_page(e.to_string()))?;
     let [meta, links] = page.members;
     let (true, Some(meta)) = (page.has_list, meta) else {

@@ -51,9 +51,8 @@ pub fn parse_page(body: &[u8]) -> Result<ParsedPage<'_>, String> {
             excerpt(body)
         )
     };
-    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
     let page = json_scan::page(
-        text,
+        body,
         "tickets",
         ["id", "generated_timestamp"],
         ["after_cursor", "end_of_stream"],

@@ -106,8 +106,7 @@ impl Resource for Toy {
         _: &Origin,
     ) -> Result<Page<'b, RecordStamp, u64>, Failure> {
         let invalid = |e: String| Failure::InvalidResponse(format!("not a toy page: {e}"));
-        let text = std::str::from_utf8(body).map_err(|e| invalid(e.to_string()))?;
-        let page = json_scan::page(text, "items", ["id", "time"], ["more"])
+        let page = json_scan::page(body, "items", ["id", "time"], ["more"])
             .map_err(|e| invalid(e.to_string()))?;
         let more: bool = json_scan::field("more", page.members[0]).map_err(invalid)?;
         let mut stamps = Vec::with_capacity(page.records.len());
