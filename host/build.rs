@@ -30,8 +30,10 @@ fn main() {
         build_guest(&root, &out_dir, &dest);
     }
     version(&root, &dest);
-    compact_relocations();
-    order_symbols(&manifest_dir);
+    let linux_gnu = env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux")
+        && env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|libc| libc == "gnu");
+    compact_relocations(linux_gnu);
+    order_symbols(&manifest_dir, linux_gnu);
 }
 
 /// Places the functions a pass runs side by side at the front of the binary's code (the list
@@ -41,14 +43,12 @@ fn main() {
 /// name the build no longer has is skipped, and what the list lacks keeps the linker's order,
 /// so a stale list costs memory, never correctness. lld's option: x86-64 Linux, where Rust
 /// links with lld.
-fn order_symbols(manifest_dir: &Path) {
+fn order_symbols(manifest_dir: &Path, linux_gnu: bool) {
     let list = manifest_dir.join("symbol-order.txt");
     println!("cargo:rerun-if-changed={}", list.display());
-    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
-    let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let libc = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    let x86_64 = env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|arch| arch == "x86_64");
     let release = env::var("PROFILE").is_ok_and(|p| p == "release");
-    if release && arch == "x86_64" && os == "linux" && libc == "gnu" && list.exists() {
+    if release && x86_64 && linux_gnu && list.exists() {
         println!(
             "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
             list.display()
@@ -60,10 +60,8 @@ fn order_symbols(manifest_dir: &Path) {
 /// The binary's relative relocations packed (`DT_RELR`): as plain `.rela.dyn` entries they
 /// were 1.7 MB that the loader reads, and so keeps resident, at every start. Needs glibc 2.36
 /// (Debian 12, the container's base) and lld or GNU ld 2.38, the linkers Rust uses there.
-fn compact_relocations() {
-    let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let libc = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if os == "linux" && libc == "gnu" {
+fn compact_relocations(linux_gnu: bool) {
+    if linux_gnu {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
 }

@@ -433,6 +433,11 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The low bit of each byte of a word read eight bytes at a time, and the high bit: the masks
+/// of the eight-byte skips (strings, digits, non-ASCII runs).
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
 /// Text the walk has consumed without error, as `&str`.
 fn accepted(consumed: &[u8]) -> &str {
     // SAFETY: every byte the walk consumes is checked: outside strings only ASCII bytes are
@@ -446,7 +451,6 @@ fn accepted(consumed: &[u8]) -> &str {
 /// Where the run of non-ASCII bytes starting at `from` ends: the first ASCII byte after it, or
 /// the end of `b`.
 fn ascii_from(b: &[u8], from: usize) -> usize {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
     loop {
         if let Some(chunk) = b.get(i..i + 8) {
@@ -469,8 +473,6 @@ fn ascii_from(b: &[u8], from: usize) -> usize {
 /// byte (a borrow can only mark bytes above a real one, and a byte's own high bit is exact),
 /// so the scan can jump straight to it.
 fn special_bytes(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let quote = word ^ (ONES * u64::from(b'"'));
     let backslash = word ^ (ONES * u64::from(b'\\'));
     let zero_in = |x: u64| x.wrapping_sub(ONES) & !x;
@@ -482,7 +484,6 @@ fn special_bytes(word: u64) -> u64 {
 /// the high bits masked off no sum carries into the next byte, and a byte at or above 0x80 is
 /// marked by its own high bit.
 fn non_digits(word: u64) -> u64 {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let x = word ^ 0x3030_3030_3030_3030; // '0'..='9' become 0..=9
     (((x & !HIGH) + 0x7676_7676_7676_7676) | x) & HIGH
 }
